@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv and install the project.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/shopsense generate
+	$(VENV)/bin/shopsense ingest
+
+# Headless Chromium for the browser tests (report screenshot, web app). Installed from Debian when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo -n apt-get install -y -qq chromium >/dev/null 2>&1 || echo "WARNING: chromium missing and cannot be installed: browser tests will be skipped"; fi; }
+
+test: install browser
+	$(PY) -m pytest
+
+clean:
+	rm -rf data reports models stream spark-warehouse metastore_db

@@ -1,0 +1,3 @@
+from shopsense.cli import run
+
+run()

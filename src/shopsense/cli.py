@@ -1,0 +1,68 @@
+"""The `shopsense` command line. Commands are thin: they parse options, call a layer, print a summary."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from shopsense.config import Config, load_config
+from shopsense.errors import ShopSenseError
+from shopsense.spark import JavaError
+
+app = typer.Typer(
+    help="ShopSense: retail analytics on Apache Spark (ingest, analyze, stream, train, serve).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(None, "--home", envvar="SHOPSENSE_HOME",
+                                        help="Project home holding data/, reports/, models/, stream/ [default: .]"),
+    master: Optional[str] = typer.Option(None, "--master", envvar="SHOPSENSE_SPARK_MASTER",
+                                         help="Spark master URL, e.g. local[*] or spark://host:7077."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Spark's own log output."),
+) -> None:
+    ctx.obj = load_config(home=home, master=master, verbose=verbose)
+
+
+def config_of(ctx: typer.Context) -> Config:
+    return ctx.obj
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    rows: int = typer.Option(50_000, "--rows", min=0, help="Number of purchase rows."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same file."),
+    customers: Optional[int] = typer.Option(None, "--customers", min=1,
+                                            help="Number of distinct customers [default: rows / 4]."),
+    dirty_fraction: float = typer.Option(0.0, "--dirty-fraction", min=0.0, max=1.0,
+                                         help="Fraction of rows replaced by realistic bad rows (for tests)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="CSV to write [default: data/raw/shopping_trends.csv]."),
+) -> None:
+    """Generate a deterministic purchase log in the public CSV format."""
+    from shopsense.generate import generate as gen, write_csv
+
+    config = config_of(ctx)
+    path = write_csv(gen(rows, seed, customers, dirty_fraction), output or config.default_raw_csv)
+    typer.echo(f"wrote {rows:,} rows (seed {seed}, dirty fraction {dirty_fraction}) to {path}")
+
+
+def run() -> None:
+    """Console-script entry point: user errors become one clear line and a non-zero exit code."""
+    try:
+        app()
+    except (ShopSenseError, JavaError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

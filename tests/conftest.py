@@ -1,0 +1,50 @@
+"""Shared fixtures: ONE local SparkSession for the whole test session, and small generated data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shopsense.config import Config, SparkSettings, load_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE_CSV = FIXTURES / "shopping_sample.csv"  # 100 real rows of the public file
+
+TEST_SPARK = SparkSettings(master="local[2]", app_name="shopsense-tests", shuffle_partitions=2)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from shopsense.spark import get_spark
+
+    session = get_spark(TEST_SPARK)
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def config(tmp_path) -> Config:
+    """A project home in a fresh temporary folder, with the test Spark settings."""
+    return load_config(home=tmp_path).with_overrides(spark=TEST_SPARK)
+
+
+@pytest.fixture(scope="session")
+def processed_frame():
+    """Factory: a clean generated log in the processed layout (pandas), e.g. processed_frame(2000, seed=1)."""
+    from shopsense.generate import generate_frame, to_processed_frame
+
+    def make(rows: int = 2000, seed: int = 7, customers: int | None = None):
+        return to_processed_frame(generate_frame(rows, seed, customers))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def processed_df(spark, processed_frame):
+    """Factory: the same as a Spark DataFrame with the processed schema."""
+    from shopsense.schema import PROCESSED_SCHEMA
+
+    def make(rows: int = 2000, seed: int = 7, customers: int | None = None):
+        return spark.createDataFrame(processed_frame(rows, seed, customers), schema=PROCESSED_SCHEMA)
+
+    return make

@@ -1,0 +1,23 @@
+import pytest
+
+from shopsense import spark as spark_module
+from shopsense.spark import JavaError, check_java
+
+
+def test_session_uses_the_configured_settings(spark):
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.range(10).count() == 10
+
+
+def test_missing_java_is_one_clear_line(monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(spark_module.shutil, "which", lambda _: None)
+    with pytest.raises(JavaError, match="apt-get install openjdk-17-jre-headless"):
+        check_java()
+
+
+def test_old_java_is_rejected(monkeypatch):
+    monkeypatch.setattr(spark_module, "java_major_version", lambda _: 8)
+    with pytest.raises(JavaError, match="Java 8 is too old"):
+        check_java()
