@@ -60,7 +60,7 @@ def oracle_events(spark, config, micro_batches: list[list[Path]]):
             window_end = F.unix_millis(F.window(source.EVENT_TIME, config.stream_window).end)
             is_late = window_end <= watermark
             late_rows += rows.filter(is_late).count()
-            rows = rows.filter(~is_late)
+            rows = rows.filter(~is_late).select(*parsed.columns)  # window() adds a column: drop it
         batch_max = rows.agg(F.max(F.unix_millis(source.EVENT_TIME))).first()[0]
         if batch_max is not None:
             running_max = batch_max if running_max is None else max(running_max, batch_max)
