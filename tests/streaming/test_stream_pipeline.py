@@ -137,3 +137,32 @@ def test_memory_tables_console_and_progress(restart):
     assert any(line.startswith("[sales_kpis] batch") for line in restart["lines2"])
     assert any(line.startswith("[data_quality] batch") for line in restart["lines2"])
     assert any(line.startswith("[progress] ") and "watermark" in line for line in restart["lines2"])
+
+
+def test_late_rows_across_micro_batches_of_one_run(spark, config, pool):
+    """One file per micro-batch in a single run: the data-quality query's per-batch watermark equals the
+    one the window queries used, so it counts exactly the rows they dropped."""
+    config = config.with_overrides(stream_max_files_per_trigger=1)
+    minute = timedelta(minutes=1)
+    a = write_stream_file(config, "a.csv", simulated_lines(config, pool, start=START, interval=240, rows=30, seed=1))
+    # b: new events 10:04-10:05, 5 too late (10:00:10-10:00:20: window closed at watermark ~10:02) and 4 late
+    # but accepted (10:02:20-10:02:40: window 10:02-10:03 still open).
+    b = write_stream_file(config, "b.csv", (
+        simulated_lines(config, pool, start=START + 4 * minute, interval=60, rows=20, seed=2)
+        + simulated_lines(config, pool, start=START + timedelta(seconds=10), interval=10, rows=5, seed=3)
+        + simulated_lines(config, pool, start=START + timedelta(seconds=140), interval=20, rows=4, seed=4)))
+    c = write_stream_file(config, "c.csv", simulated_lines(config, pool, start=START + 5 * minute, interval=120,
+                                                           rows=20, seed=5))
+    pipeline, _ = run_available_now(spark, config)
+    assert pipeline.sinks["data_quality"].batches == 3
+    events, late_rows, final_watermark_ms = oracle_events(spark, config, [[a], [b], [c]])
+    assert late_rows == 5
+    dq = _output(spark, config, "data_quality")
+    assert dq.agg(F.sum("rows_late")).first()[0] == 5
+    expected = queries.sales_kpis(events, config.stream_window).filter(
+        F.unix_millis("window_end") <= final_watermark_ms)
+    assertDataFrameEqual(_output(spark, config, "sales_kpis"), expected)
+    accepted = _output(spark, config, "sales_kpis").filter(
+        F.col("window_start") == (START + 2 * minute).replace(tzinfo=None)).first()["orders"]
+    assert accepted == events.filter(F.window("event_time", "1 minute").start == (START + 2 * minute).replace(
+        tzinfo=None)).count()

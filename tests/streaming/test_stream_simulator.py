@@ -1,0 +1,92 @@
+"""The stream simulator: deterministic, atomic, never overwriting, time-ordered, planted late/dirty/anomalies."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+import pytest
+
+from shopsense.errors import ShopSenseError
+from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.simulator import DIRTY_KINDS, Simulator, load_pool
+from shopsense.streaming.source import EVENT_TIME_STRFTIME, STREAM_COLUMNS
+
+from stream_helpers import START
+
+
+def _sim(config, pool, **kwargs):
+    args = dict(batch_size=100, interval=20, seed=9, start_time=START, late_fraction=0.2, dirty_fraction=0.1,
+                anomaly_fraction=0.02)
+    args.update(kwargs)
+    return Simulator(config, pool, **args)
+
+
+def _times(lines):
+    idx = STREAM_COLUMNS.index("event_time")
+    out = []
+    for line in lines[1:]:
+        try:
+            out.append(datetime.strptime(line.split(",")[idx], EVENT_TIME_STRFTIME))
+        except (ValueError, IndexError):
+            pass  # a dirty row
+    return out
+
+
+def test_same_seed_and_start_give_the_same_files(config, pool):
+    assert _sim(config, pool).batch_lines(3)[0] == _sim(config, pool).batch_lines(3)[0]
+    assert _sim(config, pool).batch_lines(3)[0] != _sim(config, pool, seed=10).batch_lines(3)[0]
+
+
+def test_files_are_atomic_never_overwritten_and_sort_in_time_order(config, pool):
+    sim = _sim(config, pool)
+    infos = list(sim.run(batches=6, pace=False))
+    names = sorted(p.name for p in config.stream_input_dir.iterdir())
+    assert names == [i.path.name for i in infos]  # name order = batch order = event-time order
+    mtimes = [os.stat(i.path).st_mtime_ns for i in infos]
+    assert mtimes == sorted(mtimes) and len(set(mtimes)) == len(mtimes)
+    assert list(config.stream_tmp_dir.iterdir()) == []  # temporary files are gone, none in the input folder
+    before = infos[0].path.read_bytes()
+    with pytest.raises(ShopSenseError, match="never overwritten"):
+        _sim(config, pool).write_batch(0)
+    assert infos[0].path.read_bytes() == before
+    header = infos[0].path.read_text().splitlines()[0]
+    assert header == ",".join(STREAM_COLUMNS)
+
+
+def test_on_time_events_cover_the_batch_span(config, pool):
+    sim = _sim(config, pool, late_fraction=0.0, dirty_fraction=0.0, anomaly_fraction=0.0)
+    times = _times(sim.batch_lines(4)[0])
+    span = START.replace(tzinfo=None) + timedelta(seconds=80)
+    assert len(times) == 100 and all(span <= t < span + timedelta(seconds=20) for t in times)
+
+
+def test_late_events_fall_inside_or_beyond_the_watermark(config, pool):
+    sim = _sim(config, pool, dirty_fraction=0.0, anomaly_fraction=0.0)
+    k = 30  # 10 minutes in: every late event fits after the start
+    lines, info = sim.batch_lines(k)
+    span = START.replace(tzinfo=None) + timedelta(seconds=k * 20)
+    delays = [(span - t).total_seconds() for t in _times(lines) if t < span]
+    watermark = interval_seconds(config.stream_watermark)
+    window = interval_seconds(config.stream_window)
+    within = [d for d in delays if d < watermark]
+    beyond = [d for d in delays if d >= watermark]
+    assert info.late_within == len(within) == 10 and info.late_beyond == len(beyond) == 10
+    assert all(d >= watermark + window + 20 for d in beyond)  # their window closed before they arrive
+    # the first batch has nothing to be late against: all its events are on time
+    assert _sim(config, pool).batch_lines(0)[1].late_within == 0
+
+
+def test_dirty_rows_and_anomalies_are_planted(config, pool):
+    lines, info = _sim(config, pool, dirty_fraction=0.11, anomaly_fraction=0.05).batch_lines(2)
+    assert sum(info.dirty.values()) == 11 and set(info.dirty) == set(DIRTY_KINDS)
+    assert len(info.anomaly_event_ids) == 5
+    amount = STREAM_COLUMNS.index("Purchase Amount (USD)")
+    by_id = {line.split(",")[STREAM_COLUMNS.index("event_id")]: line for line in lines[1:]}
+    assert all(float(by_id[i].split(",")[amount]) >= 6 * 20 for i in info.anomaly_event_ids)
+
+
+def test_bad_options_are_user_errors(config, pool):
+    with pytest.raises(ShopSenseError):
+        _sim(config, pool, late_fraction=0.7, dirty_fraction=0.5)
+    with pytest.raises(ShopSenseError, match="ingest"):
+        load_pool(config, "processed", seed=1)
