@@ -57,6 +57,7 @@ def generate(
 
 
 # --- streaming: `shopsense stream simulate | run` (shopsense.streaming, docs/streaming.md) ----------------
+SQL_ROWS_SHOWN = 50  # rows of `stream run --sql` printed per refresh
 stream_app = typer.Typer(help="Real-time layer: a file-stream simulator and the Structured Streaming pipeline.",
                          no_args_is_help=True)
 app.add_typer(stream_app, name="stream")
@@ -119,6 +120,9 @@ def stream_run(
     available_now: bool = typer.Option(False, "--available-now",
                                        help="Process the files already there, then exit."),
     console: bool = typer.Option(True, "--console/--no-console", help="Print every finalised row."),
+    max_files_per_trigger: Optional[int] = typer.Option(
+        None, "--max-files-per-trigger", min=0, metavar="N",
+        help="Files per micro-batch, 0 = all (default 1: exact late-row counts, see docs/streaming.md)."),
     sql: Optional[str] = typer.Option(None, "--sql",
                                       help="SQL over the in-memory tables, printed every trigger and at the end, "
                                            "e.g. \"SELECT * FROM sales_kpis ORDER BY window_start\"."),
@@ -131,6 +135,8 @@ def stream_run(
     from shopsense.streaming.runner import await_pipeline, start_pipeline, stop_on_signals
 
     config = config_of(ctx)
+    if max_files_per_trigger is not None:
+        config = config.with_overrides(stream_max_files_per_trigger=max_files_per_trigger)
     spark = get_spark(config.spark)
     pipeline = start_pipeline(spark, config, available_now=available_now, printer=typer.echo, console=console)
     typer.echo(f"watching {config.stream_input_dir} (anomaly reference: {pipeline.reference_origin}); "
@@ -138,7 +144,9 @@ def stream_run(
 
     def show_sql() -> None:
         if sql:
-            typer.echo(spark.sql(sql)._show_string(50, 0))
+            result = spark.sql(sql)
+            rows = result.limit(SQL_ROWS_SHOWN).collect()
+            typer.echo("\n".join([" | ".join(result.columns)] + [" | ".join(map(str, r)) for r in rows]))
 
     stop = threading.Event()
     restore = stop_on_signals(stop)

@@ -35,8 +35,9 @@ class Config:
     # Event-time semantics: Spark interval strings, used verbatim by withWatermark() and window().
     stream_watermark: str = "2 minutes"
     stream_window: str = "1 minute"
-    # Micro-batch trigger of `shopsense stream run` (not used with --available-now).
-    stream_trigger: str = "5 seconds"
+    # Micro-batch trigger of `shopsense stream run` (not used with --available-now). With one file per
+    # micro-batch (below) the pipeline reads at most one file per trigger, so keep it short.
+    stream_trigger: str = "1 second"
     # One file per micro-batch (0 = no limit): every query then cuts the input into the same micro-batches, so all see
     # the same watermark per batch and the data-quality query's late-row count equals what the window
     # queries dropped. Larger files, not more files per batch, raise the throughput.

@@ -37,5 +37,8 @@ class ProgressPrinter(StreamingQueryListener):
         pass
 
     def onQueryTerminated(self, event) -> None:
-        status = f"failed: {event.exception.splitlines()[0]}" if event.exception else "stopped"
+        from shopsense.streaming.sinks import STOP_MARKER
+
+        failed = event.exception and STOP_MARKER not in event.exception
+        status = f"failed: {event.exception.strip().splitlines()[0]}" if failed else "stopped"
         self.printer(f"[terminated] query {event.id} {status}")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import DoubleType, StructField, StructType, TimestampType
 
 from shopsense import schema
 from shopsense.config import Config
@@ -17,7 +18,7 @@ from shopsense.streaming import queries
 from shopsense.streaming.clock import interval_seconds
 from shopsense.streaming.lateness import SINGLE_WATERMARK_CONF, WatermarkTracker
 from shopsense.streaming.progress import ProgressPrinter
-from shopsense.streaming.sinks import DurableParquet, FanOutSink
+from shopsense.streaming.sinks import STOP_MARKER, DurableParquet, FanOutSink
 from shopsense.streaming.source import parse_events, read_stream, valid_events
 
 QUERY_NAMES: tuple[str, ...] = (
@@ -35,8 +36,13 @@ CONSOLE_COLUMNS: dict[str, tuple[str, ...]] = {
 # grows combinatorially (minutes of planning per micro-batch, then a StackOverflowError); it only serves
 # to infer extra filters, which these plans do not need.
 STREAM_SQL_CONF = {**SINGLE_WATERMARK_CONF, "spark.sql.constraintPropagation.enabled": "false"}
+STOP_GRACE_SECONDS = 30.0  # how long a stop waits for running micro-batches to finish
+# The revenue of every finalised window, the anomaly query's history; a `_` folder under its output is
+# invisible to Parquet readers of the alerts.
 REVENUE_HISTORY_DIR = "_window_revenue"
-REVENUE_SCHEMA = "window_start timestamp, window_end timestamp, revenue double"  # under the anomalies output; `_` hides it from Parquet readers
+REVENUE_SCHEMA = "window_start timestamp, window_end timestamp, revenue double"
+REVENUE_STRUCT = StructType([StructField("window_start", TimestampType()), StructField("window_end", TimestampType()),
+                             StructField("revenue", DoubleType())])
 
 
 def output_of(config: Config, name: str) -> DurableParquet:
@@ -54,10 +60,6 @@ def _nullable(struct: StructType) -> StructType:
 
 def _local(spark, rows, struct: StructType) -> DataFrame:
     return spark.createDataFrame(rows, _nullable(struct))
-
-
-def _parse_schema(spark, ddl: str) -> StructType:
-    return spark.createDataFrame([], ddl).schema
 
 
 # --- anomaly reference -----------------------------------------------------------------------------------
@@ -84,13 +86,14 @@ class DataQualityBatch:
     def __init__(self, spark, config: Config):
         self.spark, self.window = spark, config.stream_window
         delay_ms = int(interval_seconds(config.stream_watermark) * 1000)
-        self.tracker = WatermarkTracker(config.stream_checkpoint_dir / "data_quality" / "shopsense_watermark.json",
-                                        delay_ms)
+        state = config.stream_checkpoint_dir / "data_quality" / "shopsense_watermark.json"
+        self.tracker = WatermarkTracker(state, delay_ms)
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> list[Row]:
         watermark_ms = self.tracker.watermark_ms(batch_id)
-        rows = queries.data_quality(batch_df, self.window, watermark_ms).withColumn(
-            "watermark", F.timestamp_millis(F.lit(watermark_ms).cast("long"))).collect()  # one row per window of the batch
+        watermark = F.timestamp_millis(F.lit(watermark_ms).cast("long"))
+        # one row per event-time window of the batch
+        rows = queries.data_quality(batch_df, self.window, watermark_ms).withColumn("watermark", watermark).collect()
         batch_max = max((r["max_valid_event_time"] for r in rows if r["max_valid_event_time"]), default=None)
         # PySpark hands out naive local-time datetimes: .timestamp() reads them as such.
         self.tracker.record(batch_id, None if batch_max is None else int(round(batch_max.timestamp() * 1000)))
@@ -112,16 +115,18 @@ class AnomalyBatch:
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> list[Row]:
         spark, cfg = self.spark, self.config
-        windows = _local(spark, batch_df.collect(), batch_df.schema)  # one row per finalised window
+        rows = batch_df.collect()  # one row per finalised window
+        windows = _local(spark, rows, batch_df.schema)
         earlier = sorted(w for b, ws in self.history.items() if b < batch_id for w in ws)
         recent = [(*w, False) for w in earlier[-cfg.stream_revenue_history:]]
-        new = [(r["window_start"], r["window_end"], float(r["revenue"])) for r in windows.collect()]
+        new = [(r["window_start"], r["window_end"], float(r["revenue"])) for r in rows]
         series = spark.createDataFrame(recent + [(*w, True) for w in new], f"{REVENUE_SCHEMA}, is_new boolean")
         alerts = queries.purchase_alerts(windows).unionByName(queries.revenue_alerts(
             series, cfg.stream_revenue_history, cfg.stream_revenue_min_history, cfg.stream_anomaly_z,
             cfg.stream_revenue_min_change)).collect()
         if new:  # remember this batch's windows, durably first (a replay then finds the same history)
-            self.history_store.write([Row(window_start=s, window_end=e, revenue=r) for s, e, r in new], _parse_schema(spark, REVENUE_SCHEMA), batch_id)
+            history_rows = [Row(window_start=s, window_end=e, revenue=r) for s, e, r in new]
+            self.history_store.write(history_rows, REVENUE_STRUCT, batch_id)
             self.history[batch_id] = new
         return alerts
 
@@ -140,19 +145,46 @@ class Pipeline:
     sinks: dict[str, FanOutSink] = field(default_factory=dict)
     listener: ProgressPrinter | None = None
     reference_origin: str = ""
+    stopping: threading.Event = field(default_factory=threading.Event)
 
-    def stop(self) -> None:
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Stop every query, if possible between two micro-batches.
+
+        query.stop() interrupts whatever runs; inside a foreachBatch that is a Python call, and Spark then
+        fails to recognise the interruption (it prints a StackOverflowError from a regex over the long
+        error text). So each query is stopped when no trigger is running. A query still busy after
+        `grace_seconds` in all (a backlog) is told through its sinks to refuse its next batch (StopRequested: that
+        batch is replayed on the next start), and only then stopped.
+        """
+        deadline = time.monotonic() + grace_seconds
+        busy = []
         for query in self.queries:
-            if query.isActive:
+            if self._wait(lambda: not query.status["isTriggerActive"], query, deadline):
                 query.stop()
+            elif query.isActive:
+                busy.append(query)
+        self.stopping.set()
+        deadline = time.monotonic() + grace_seconds
+        for query in busy:
+            self._wait(lambda: not query.isActive, query, deadline)
+            query.stop()
         if self.listener is not None:
             self.spark.streams.removeListener(self.listener)
             self.listener = None
 
+    @staticmethod
+    def _wait(condition: Callable[[], bool], query, deadline: float) -> bool:
+        """Wait until condition() or the query ended; False when the (monotonic) deadline passed first."""
+        while query.isActive and not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def failure(self) -> str | None:
         for query in self.queries:
             exc = query.exception()
-            if exc is not None:
+            if exc is not None and STOP_MARKER not in str(exc):
                 return f"query {query.name} failed: {str(exc).strip().splitlines()[0]}"
         return None
 
@@ -193,7 +225,7 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
             df, result_schema, transform = plans[name]
             sink = FanOutSink(spark, name, _nullable(result_schema or df.schema), output_of(config, name),
                               CONSOLE_COLUMNS[name], printer if console else None, config.stream_memory_rows,
-                              transform)
+                              transform, pipeline.stopping)
             writer = (df.writeStream.queryName(name).outputMode("append").foreachBatch(sink)
                       .option("checkpointLocation", str(config.stream_checkpoint_dir / name)))
             writer = writer.trigger(availableNow=True) if available_now else writer.trigger(

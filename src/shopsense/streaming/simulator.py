@@ -69,7 +69,8 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
     processed = config.processed_dir
     has_processed = processed.exists() and any(processed.rglob("*.parquet"))
     if source == "processed" and not has_processed:
-        raise ShopSenseError(f"no processed data in {processed}: run `shopsense ingest` first or use --source generator")
+        raise ShopSenseError(f"no processed data in {processed}: run `shopsense ingest` first, "
+                             "or use --source generator")
     if source != "generator" and has_processed:
         frame = pd.read_parquet(processed, columns=list(schema.PROCESSED_COLUMNS))
         for col in schema.BOOLEAN_COLUMNS:

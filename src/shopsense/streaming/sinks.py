@@ -26,6 +26,12 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 BATCH_COLUMN = "batch_id"
+STOP_MARKER = "shopsense: stop requested"
+
+
+class StopRequested(RuntimeError):
+    """Raised by a sink when the pipeline is stopping: the micro-batch is not committed and is replayed on
+    the next start (exactly once thanks to the idempotent durable sink)."""
 
 
 def _utc(value):
@@ -121,8 +127,10 @@ class FanOutSink:
 
     def __init__(self, spark, name: str, schema: StructType, output: DurableParquet, console_columns: Sequence[str],
                  printer: Callable[[str], None] | None, memory_rows: int,
-                 transform: Callable[[DataFrame, int], list[Row]] | None = None):
+                 transform: Callable[[DataFrame, int], list[Row]] | None = None,
+                 stopping: threading.Event | None = None):
         self.spark, self.name, self.schema, self.output = spark, name, schema, output
+        self.stopping = stopping or threading.Event()
         self.console_columns, self.printer = console_columns, printer
         self.transform = transform or (lambda batch_df, _: batch_df.collect())
         self.memory = MemoryTable(spark, name, schema, memory_rows)
@@ -130,6 +138,8 @@ class FanOutSink:
         self.rows_written = 0
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        if self.stopping.is_set():
+            raise StopRequested(f"{STOP_MARKER} (batch {batch_id} of {self.name} runs again on restart)")
         rows = self.transform(batch_df, batch_id)  # small: one row per window (x group), or per alert
         note = ""
         if rows:
