@@ -125,7 +125,8 @@ def run_level(spark, pool, rate: int, args) -> dict:
     return {
         "rate": rate, "rows_per_file": rows_per_file, "files": fed, "input_rows": fed * rows_per_file,
         "input_rows_per_s": fed * rows_per_file / fed_seconds,
-        "slowest_query_rows": processed, "files_behind": behind_files,
+        "slowest_query_rows": processed, "slowest_rows_per_s": processed / fed_seconds,
+        "files_behind": behind_files,
         "kept_up": behind_files <= 1 and processed >= 0.9 * fed * rows_per_file,
         "median_batch_s": statistics.median(durations) if durations else float("nan"),
         "latency_median_s": statistics.median(latencies) if latencies else float("nan"),
@@ -162,12 +163,12 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, source {origin}")
     print(f"# one file every {args.file_interval:g} s for {args.duration:g} s per rate; "
           f"each file covers {args.event_span:g} s of event time")
-    print("rate_rows_s | rows/file | files | input rows/s | slowest query rows | files behind | kept up | "
+    print("rate_rows_s | rows/file | files | input rows/s | slowest query rows (rows/s) | files behind | kept up | "
           "median batch s | latency median s | latency max s | windows")
     for rate in (int(r) for r in args.rates.split(",")):
         r = run_level(spark, pool, rate, args)
         print(f"{r['rate']} | {r['rows_per_file']} | {r['files']} | {r['input_rows_per_s']:.0f} | "
-              f"{r['slowest_query_rows']} | {r['files_behind']} | {'yes' if r['kept_up'] else 'no'} | "
+              f"{r['slowest_query_rows']} ({r['slowest_rows_per_s']:.0f}) | {r['files_behind']} | {'yes' if r['kept_up'] else 'no'} | "
               f"{r['median_batch_s']:.2f} | {r['latency_median_s']:.1f} | {r['latency_max_s']:.1f} | "
               f"{r['windows']}", flush=True)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")

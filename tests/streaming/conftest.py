@@ -4,12 +4,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture()
-def stream_config(config):
-    """A fresh project home; every run --available-now reads all new files in one micro-batch."""
-    return config.with_overrides(stream_max_files_per_trigger=0)
-
-
 @pytest.fixture(scope="session")
 def pool(tmp_path_factory):
     """The generator's purchases, in the simulator's raw string layout."""

@@ -65,7 +65,7 @@ def read_stream(spark, input_dir: str, max_files_per_trigger: int) -> DataFrame:
 
 
 def read_batch(spark, input_dir: str) -> DataFrame:
-    """The same files read as a static DataFrame (the oracle of the tests and the benchmark)."""
+    """The same files read as a static DataFrame (the batch oracle of the tests)."""
     return _with_file_info(spark.read.schema(STREAM_SCHEMA).options(**read_options()).csv(input_dir))
 
 
