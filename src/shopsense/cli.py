@@ -74,6 +74,50 @@ def run_all(
     run_pipeline(config_of(ctx), input, _stage_list(only), _stage_list(skip))
 
 
+# --- ingestion (shopsense.ingest) -------------------------------------------------------------------------
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    input_path: Optional[str] = typer.Option(
+        None, "--input", "-i",
+        help="CSV file, folder of CSV files or glob (any Spark path) [default: data/raw/shopping_trends.csv]."),
+) -> None:
+    """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
+    from shopsense.ingest.pipeline import ingest as run_ingest
+    from shopsense.spark import get_spark
+
+    config = config_of(ctx)
+    summary = run_ingest(get_spark(config.spark), config, input_path)
+    for line in ingest_report_lines(summary):
+        typer.echo(line)
+
+
+def ingest_report_lines(summary: dict) -> list[str]:
+    """The short human summary of an ingest run (the JSON summary holds everything)."""
+    lines = [
+        f"ingested {summary['input']} in {summary['seconds']} s",
+        f"  rows read {summary['rows_read']:,} = clean {summary['rows_clean']:,}"
+        f" + quarantined {summary['rows_quarantined']:,} + duplicate {summary['rows_duplicate']:,}",
+    ]
+    if summary["reasons"]:
+        top = sorted(summary["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append("  quarantine reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
+    if summary["ignored_columns"]:
+        lines.append("  ignored extra columns: " + ", ".join(summary["ignored_columns"]))
+    corr = summary["correlation"]
+    candidates = corr["candidates"]
+    lines.append(
+        f"  correlation (|r| > {corr['threshold']}): "
+        + ("; ".join(f"{c['method']} {c['feature_a']}~{c['feature_b']} r={c['r']:.2f} -> drop {c['drop']}"
+                     for c in candidates) if candidates else "no feature-reduction candidates")
+        + (f" ({corr['note']})" if corr["note"] else "")
+    )
+    outputs = summary["outputs"]
+    lines.append(f"  clean data -> {outputs['processed']}; quarantine -> {outputs['quarantine']}")
+    lines.append(f"  reports -> {outputs['correlation_png']}, {outputs['summary']}")
+    return lines
+
+
 def run() -> None:
     """Console-script entry point: user errors become one clear line and a non-zero exit code."""
     try:

@@ -68,6 +68,24 @@ class Config:
     def ingest_summary(self) -> Path:
         return self.reports_dir / "ingest_summary.json"
 
+    # --- ingestion outputs (shopsense.ingest) ----------------------------------------------------------
+    @property
+    def quarantine_rows_dir(self) -> Path:
+        """Rejected rows of the last ingest (Parquet: original string values + reason codes)."""
+        return self.quarantine_dir / "shopping"
+
+    @property
+    def correlation_csv(self) -> Path:
+        return self.reports_dir / "correlation.csv"
+
+    @property
+    def correlation_json(self) -> Path:
+        return self.reports_dir / "correlation.json"
+
+    @property
+    def correlation_png(self) -> Path:
+        return self.reports_dir / "correlation_heatmap.png"
+
     def with_overrides(self, **kwargs) -> "Config":
         return replace(self, **kwargs)
 
