@@ -88,8 +88,9 @@ def reduction_candidates(result: Correlations, method: str) -> list[dict]:
          if not math.isnan(matrix[i, j]) and absolute[i, j] > result.threshold),
         key=lambda p: -p[0],
     )
-    off_diagonal = np.where(np.eye(n, dtype=bool), np.nan, absolute)
-    mean_abs = np.nan_to_num(np.nanmean(off_diagonal, axis=1)) if n > 1 else np.zeros(n)
+    off_diagonal = np.nan_to_num(absolute)  # an undefined correlation counts as no redundancy
+    np.fill_diagonal(off_diagonal, 0.0)
+    mean_abs = off_diagonal.sum(axis=1) / max(n - 1, 1)
     dropped: set[int] = set()
     out = []
     for _, i, j in pairs:
