@@ -60,20 +60,23 @@ def classify(validated: DataFrame) -> DataFrame:
 
 
 def count_outcomes(classified: DataFrame) -> Counts:
-    """All counts in ONE aggregation: per status, and per reason code over the quarantined rows."""
-    quarantined = F.col(STATUS) == QUARANTINED
+    """All counts in ONE small aggregation: rows per (status, reason code).
 
-    def rows(condition):
-        return F.coalesce(F.sum(F.when(condition, 1).otherwise(0)), F.lit(0))
-
-    aggregates = [
-        F.count(F.lit(1)).alias("rows_read"),
-        rows(F.col(STATUS) == CLEAN).alias("rows_clean"),
-        rows(quarantined).alias("rows_quarantined"),
-        rows(F.col(STATUS) == DUPLICATE).alias("rows_duplicate"),
-        *[rows(quarantined & F.array_contains(REASONS, code)).alias(code) for code in REASON_CODES],
-    ]
-    result = classified.agg(*aggregates).first().asDict()
-    per_code = {code: int(result.pop(code)) for code in REASON_CODES}
-    reasons = {code: n for code, n in per_code.items() if n}
-    return Counts(**{k: int(v) for k, v in result.items()}, reasons=reasons).check()
+    Each row is exploded into its reasons when quarantined (else one row with no reason); its first exploded
+    row (position 0, or null when not exploded) counts the row itself, every exploded row counts its reason.
+    """
+    exploded = classified.select(
+        STATUS, F.posexplode_outer(F.when(F.col(STATUS) == QUARANTINED, F.col(REASONS))).alias("pos", "reason"))
+    groups = exploded.groupBy(STATUS, "reason").agg(
+        F.count(F.lit(1)).alias("mentions"),
+        F.sum(F.when(F.col("pos").isNull() | (F.col("pos") == 0), 1).otherwise(0)).alias("rows"),
+    ).collect()
+    rows = {status: sum(g["rows"] for g in groups if g[STATUS] == status) for status in (CLEAN, QUARANTINED, DUPLICATE)}
+    reasons = {g["reason"]: g["mentions"] for g in groups if g["reason"] is not None}
+    return Counts(
+        rows_read=sum(g["rows"] for g in groups),
+        rows_clean=rows[CLEAN],
+        rows_quarantined=rows[QUARANTINED],
+        rows_duplicate=rows[DUPLICATE],
+        reasons={code: reasons[code] for code in REASON_CODES if code in reasons},
+    ).check()
