@@ -15,6 +15,7 @@ from shopsense.analytics.plots import Plot
 from shopsense.analytics.queries import QueryResult
 
 MONEY_WORDS = ("revenue", "amount", "spend", "basket")
+RATE_WORDS = ("share", "support", "confidence")  # fractions 0-1, shown as percentages
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 0;
@@ -59,6 +60,8 @@ def _cell(column: str, value) -> tuple[str, str]:
         return "text", html.escape(str(value))
     if isinstance(value, int):
         return "", f"{value:,}"
+    if any(word in column for word in RATE_WORDS):
+        return "", f"{value:.1%}"
     if any(word in column for word in MONEY_WORDS):
         return "", f"{value:,.2f}"
     return "", f"{value:,.4f}"
