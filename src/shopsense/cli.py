@@ -55,6 +55,25 @@ def generate(
     typer.echo(f"wrote {rows:,} rows (seed {seed}, dirty fraction {dirty_fraction}) to {path}")
 
 
+def _stage_list(values: Optional[list[str]]) -> list[str] | None:
+    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    return names or None
+
+
+@app.command("run")
+def run_all(
+    ctx: typer.Context,
+    input: Optional[Path] = typer.Option(None, "--input", "-i",
+                                         help="Your CSV (public format) instead of the generated default data."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these stages (repeat or comma list)."),
+    skip: Optional[list[str]] = typer.Option(None, "--skip", help="Skip these stages (repeat or comma list)."),
+) -> None:
+    """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
+    from shopsense.pipeline import run_pipeline
+
+    run_pipeline(config_of(ctx), input, _stage_list(only), _stage_list(skip))
+
+
 # --- analytics & BI -------------------------------------------------------------------------------------
 @app.command()
 def analyze(

@@ -20,6 +20,8 @@ class SparkSettings:
     shuffle_partitions: int = 8
     driver_memory: str = "2g"
     log_level: str = "ERROR"
+    # Where the JVM's own stderr goes (None: the terminal). The CLI sets it to logs/spark.log.
+    log_file: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -107,5 +109,6 @@ def load_config(home: str | Path | None = None, master: str | None = None, verbo
     spark = SparkSettings(
         master=master or os.environ.get(ENV_MASTER) or SparkSettings.master,
         log_level="WARN" if verbose else SparkSettings.log_level,
+        log_file=None if verbose else str(home_path / "logs" / "spark.log"),
     )
     return Config(home=home_path, spark=spark)
