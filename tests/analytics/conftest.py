@@ -1,6 +1,10 @@
-"""Analytics fixtures: ONE `analyze` run on small generated data (many purchases per customer), shared by
-the differential, KPI and report tests, and a helper to point the `purchases` view at any DataFrame."""
+"""Analytics fixtures: ONE `shopsense analyze` run, as a user runs it, on small generated data (many purchases
+per customer); the differential, KPI, report and CLI tests read what it wrote. And a helper to point the
+`purchases` view at any DataFrame."""
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -21,13 +25,15 @@ def analysis_frame(processed_frame) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def analysis(spark, analysis_frame, tmp_path_factory):
-    """(config, Analysis) of `analyze` over the generated frame written as processed Parquet."""
-    from shopsense.analytics.pipeline import analyze
+    """(config, stdout) of `shopsense analyze` over the generated frame written as processed Parquet."""
     from shopsense.schema import PROCESSED_SCHEMA
 
     config = load_config(home=tmp_path_factory.mktemp("analytics_home"))
     spark.createDataFrame(analysis_frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
-    return config, analyze(spark, config)
+    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(config.home), "--master", "local[2]",
+                          "analyze"], capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr
+    return config, out.stdout
 
 
 @pytest.fixture()

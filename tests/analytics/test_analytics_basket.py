@@ -2,14 +2,23 @@
 and degenerate baskets are called out instead of producing meaningless lifts."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from shopsense.analytics import eda
 from shopsense.analytics.basket import basket_stats, fpgrowth_pair_rules
-from shopsense.analytics.queries import BASKET_CATEGORIES, BASKET_ITEMS, run_query
-from shopsense.generate import STYLE_ITEMS
+from shopsense.analytics.pipeline import run_suite
+from shopsense.analytics.queries import BASKET_CATEGORIES, BASKET_ITEMS, VIEW, run_query
+from shopsense.analytics.report import render_report
+from shopsense.generate import STYLE_ITEMS, to_processed_frame
 from shopsense.io import read_processed
+from shopsense.schema import PROCESSED_SCHEMA
+
+SAMPLE_CSV = Path(__file__).parents[1] / "fixtures" / "shopping_sample.csv"  # 100 real rows, one per customer
 
 PLANTED = {frozenset((a, b)) for items in STYLE_ITEMS.values() for a in items for b in items if a < b}
 
@@ -80,3 +89,20 @@ def test_degenerate_threshold(spark, config, multi, degenerate):
     purchases = spark.createDataFrame(rows, "customer_id long, item_purchased string")
     stats = basket_stats(purchases, "item_purchased", config)
     assert (stats.degenerate, stats.multi_item_baskets) == (degenerate, multi)
+
+
+def test_degenerate_rules_are_withheld_with_a_plain_message(spark, config, as_purchases):
+    """The public file has one row per customer id: no lifts, a plain message in the CSV, JSON and report."""
+    frame = to_processed_frame(pd.read_csv(SAMPLE_CSV))
+    purchases = as_purchases(spark.createDataFrame(frame, schema=PROCESSED_SCHEMA))
+    results, baskets = run_suite(spark, purchases, config, queries=(BASKET_ITEMS, BASKET_CATEGORIES))
+    assert [b.degenerate for b in baskets.values()] == [True, True]
+    for result in results:
+        lines = result.path.read_text().splitlines()
+        assert len(lines) == 1  # header only: no meaningless lifts
+        assert lines[0].startswith("item_a,item_b,pair_baskets,support,confidence_a_to_b,confidence_b_to_a,lift")
+    summary = json.loads(config.basket_summary_json.read_text())
+    assert summary["market_basket_items"]["degenerate"] and summary["market_basket_items"]["multi_item_baskets"] == 0
+    kpis = eda.kpis(eda.totals(spark, VIEW), eda.profile(spark, VIEW))
+    page = render_report(kpis, [], results, baskets, config.processed_dir, config.report_max_table_rows)
+    assert page.count("is not meaningful here") == 2 and "<table>" not in page

@@ -8,15 +8,7 @@ from shopsense import schema
 from shopsense.analytics import eda
 from shopsense.analytics.basket import BasketStats, basket_stats
 from shopsense.analytics.plots import Plot, write_plots
-from shopsense.analytics.queries import (
-    BASKET_CATEGORIES,
-    BASKET_ITEMS,
-    QUERIES,
-    VIEW,
-    QueryResult,
-    run_query,
-    save_csv,
-)
+from shopsense.analytics.queries import QUERIES, VIEW, Query, QueryResult, run_query, save_csv
 from shopsense.analytics.report import render_report, write_report
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
@@ -44,12 +36,13 @@ def load_purchases(spark, config: Config):
     return purchases
 
 
-def run_suite(spark, purchases, config: Config) -> tuple[list[QueryResult], dict[str, BasketStats]]:
-    """Every query of the suite, saved as CSV; market-basket rules withheld when baskets are degenerate."""
+def run_suite(spark, purchases, config: Config,
+              queries: tuple[Query, ...] = QUERIES) -> tuple[list[QueryResult], dict[str, BasketStats]]:
+    """The queries (default: the whole suite), saved as CSV; market-basket rules withheld when degenerate."""
     baskets = {q.name: basket_stats(purchases, q.params["basket_column"], config)
-               for q in (BASKET_ITEMS, BASKET_CATEGORIES)}
+               for q in queries if "basket_column" in q.params}
     results = []
-    for query in QUERIES:
+    for query in queries:
         result = run_query(spark, query, config)
         if query.name in baskets and baskets[query.name].degenerate:
             result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
