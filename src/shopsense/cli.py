@@ -118,6 +118,37 @@ def ingest_report_lines(summary: dict) -> list[str]:
     return lines
 
 
+# --- analytics & BI -------------------------------------------------------------------------------------
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    min_support: Optional[float] = typer.Option(
+        None, "--min-support", min=0.0, max=1.0,
+        help="Market basket: minimum share of baskets holding a pair [default: config basket_min_support]."),
+) -> None:
+    """EDA, KPIs, plots, the analytical SQL suite and reports/report.html from the processed data."""
+    from shopsense.analytics.eda import format_kpis
+    from shopsense.analytics.pipeline import analyze as run_analysis
+    from shopsense.io import require_processed
+    from shopsense.spark import get_spark
+
+    config = config_of(ctx)
+    if min_support is not None:
+        config = config.with_overrides(basket_min_support=min_support)
+    require_processed(config)  # fail fast, before starting Spark
+    analysis = run_analysis(get_spark(config.spark), config)
+    for line in format_kpis(analysis.kpis):
+        typer.echo(f"  {line}")
+    for stats in analysis.baskets.values():
+        typer.echo(f"market basket: {stats.message}")
+    typer.echo(f"KPIs: {config.kpis_json}")
+    typer.echo(f"distributions: {config.distributions_csv}")
+    typer.echo(f"plots ({len(analysis.plots)}): {config.plots_dir}")
+    typer.echo(f"query results ({len(analysis.results)} CSV files): {config.queries_dir}")
+    typer.echo(f"basket summary: {config.basket_summary_json}")
+    typer.echo(f"report: {analysis.report}")
+
+
 def run() -> None:
     """Console-script entry point: user errors become one clear line and a non-zero exit code."""
     try:

@@ -33,6 +33,12 @@ class Config:
     default_seed: int = DEFAULT_SEED
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
+    # Market basket: a pair is reported when at least this share of baskets (customers) holds both.
+    basket_min_support: float = 0.01
+    # Baskets are degenerate (pair statistics meaningless) when fewer than this share hold 2+ distinct items.
+    basket_min_multi_item_share: float = 0.05
+    # Long query results (e.g. one row per customer) show only their first rows in report.html.
+    report_max_table_rows: int = 25
 
     # --- folders under the project home -------------------------------------------------------------
     @property
@@ -85,6 +91,31 @@ class Config:
     @property
     def correlation_png(self) -> Path:
         return self.reports_dir / "correlation_heatmap.png"
+
+    # --- analytics outputs (`shopsense analyze`) ---------------------------------------------------
+    @property
+    def kpis_json(self) -> Path:
+        return self.reports_dir / "kpis.json"
+
+    @property
+    def distributions_csv(self) -> Path:
+        return self.reports_dir / "distributions.csv"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.reports_dir / "plots"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.reports_dir / "queries"
+
+    @property
+    def basket_summary_json(self) -> Path:
+        return self.reports_dir / "basket_summary.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.reports_dir / "report.html"
 
     def with_overrides(self, **kwargs) -> "Config":
         return replace(self, **kwargs)

@@ -60,8 +60,35 @@ def _generate(ctx: RunContext) -> StageResult:
     return StageResult(rows_out=rows, notes=[f"{rows:,} rows (seed {seed}) -> {path}"])
 
 
+def _ingest(ctx: RunContext) -> StageResult:
+    from shopsense.ingest.pipeline import ingest
+
+    s = ingest(ctx.spark, ctx.config, ctx.input_csv)
+    return StageResult(
+        rows_in=s["rows_read"], rows_out=s["rows_clean"],
+        notes=[f"{s['rows_quarantined']:,} quarantined, {s['rows_duplicate']:,} duplicates removed",
+               f"clean Parquet -> {s['outputs']['processed']}"],
+    )
+
+
+def _analyze(ctx: RunContext) -> StageResult:
+    from shopsense.analytics.eda import format_kpis
+    from shopsense.analytics.pipeline import analyze
+
+    a = analyze(ctx.spark, ctx.config)
+    return StageResult(
+        rows_in=a.kpis["rows"], notes=[
+            *format_kpis(a.kpis)[1:7],
+            f"{len(a.results)} query results, {len(a.plots)} plots",
+            *(f"basket: {b.message}" for b in a.baskets.values()),
+            f"report -> {a.report}",
+        ])
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("generate", "generate the embedded default data", _generate),
+    Stage("ingest", "validate, quarantine, de-duplicate, write Parquet", _ingest),
+    Stage("analyze", "EDA, KPIs, plots, SQL suite, HTML report", _analyze),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
