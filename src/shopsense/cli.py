@@ -55,6 +55,22 @@ def generate(
     typer.echo(f"wrote {rows:,} rows (seed {seed}, dirty fraction {dirty_fraction}) to {path}")
 
 
+# --- application layer: the web app ---------------------------------------------------------------------
+@app.command("app")
+def app_command(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 = every interface)."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1,
+                                              help="Prediction requests served at once; default: the config's app_concurrency."),
+) -> None:
+    """Start the web app serving the saved models (never trains; no public share link)."""
+    from shopsense.app.server import serve
+
+    config = config_of(ctx)
+    serve(config, host=host, port=port, concurrency=concurrency or config.app_concurrency)
+
+
 def run() -> None:
     """Console-script entry point: user errors become one clear line and a non-zero exit code."""
     try:

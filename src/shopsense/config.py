@@ -31,6 +31,10 @@ class Config:
     default_seed: int = DEFAULT_SEED
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
+    # Web app: prediction requests served at once (shared by all tabs; see docs/app.md) and the most
+    # requests allowed to wait in the queue before new ones are told the queue is full.
+    app_concurrency: int = 4
+    app_queue_size: int = 256
 
     # --- folders under the project home -------------------------------------------------------------
     @property

@@ -1,0 +1,111 @@
+"""The Overview tab's data: headline KPIs and plots written by `shopsense analyze`, model cards of `train`.
+
+Only reads files; whatever is missing is reported with the command that produces it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shopsense.config import Config
+
+MODEL_NAMES = ("promo", "season", "recommender")
+METRIC_COLUMNS = ("model", "metric", "test", "baseline", "baseline name")
+ANALYZE = "run `shopsense analyze`"
+
+
+@dataclass
+class Reports:
+    kpis: dict[str, Any] | None
+    plots: list[Path]
+    notes: list[str] = field(default_factory=list)  # what is missing and how to produce it
+
+
+def kpis_path(config: Config) -> Path:
+    return config.reports_dir / "kpis.json"
+
+
+def plots_dir(config: Config) -> Path:
+    return config.reports_dir / "plots"
+
+
+def read_json(path: Path) -> tuple[Any, str | None]:
+    """(data, None) or (None, why not) — a damaged file is reported, not raised."""
+    if not path.exists():
+        return None, f"{path} is missing"
+    try:
+        return json.loads(path.read_text()), None
+    except (OSError, ValueError) as exc:
+        return None, f"{path} cannot be read ({exc})"
+
+
+def load_reports(config: Config) -> Reports:
+    kpis, problem = read_json(kpis_path(config))
+    notes = [f"{problem}: {ANALYZE}"] if problem else []
+    plots = sorted(plots_dir(config).glob("*.png"))
+    if not plots:
+        notes.append(f"no plots in {plots_dir(config)}: {ANALYZE}")
+    return Reports(kpis if isinstance(kpis, dict) else None, plots, notes)
+
+
+def pretty(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {pretty(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(pretty(v) for v in value)
+    return str(value)
+
+
+def kpi_markdown(kpis: dict[str, Any] | None) -> str:
+    """The KPI file as a two-column Markdown table, in the file's own order (no names assumed)."""
+    if not kpis:
+        return ""
+    rows = [f"| {key.replace('_', ' ')} | {pretty(value)} |" for key, value in kpis.items()]
+    return "\n".join(["| KPI | value |", "|---|---|", *rows])
+
+
+def model_card(config: Config, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    card, problem = read_json(config.models_dir / name / "metrics.json")
+    if problem:
+        return None, f"{problem}: run `shopsense train {name}`"
+    return card, None
+
+
+def metrics_table(config: Config) -> pd.DataFrame:
+    """One row per (model, test metric, baseline): how far to trust each model, next to its baseline."""
+    rows = []
+    for name in MODEL_NAMES:
+        card, problem = model_card(config, name)
+        if card is None:
+            rows.append((name, problem, None, None, ""))
+            continue
+        test, baselines = card_metrics(card)
+        for metric, value in test.items():
+            matching = [(b, m[metric]) for b, m in baselines.items() if metric in m]
+            for baseline_name, baseline in matching or [("", None)]:
+                rows.append((name, metric, number(value), number(baseline), baseline_name))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+
+
+def card_metrics(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(test metrics, {baseline name: its metrics}) of a model card."""
+    test = card.get("test_metrics") or card.get("test") or card.get("metrics") or {}
+    baselines = card.get("baselines") or card.get("baseline_metrics") or card.get("baseline") or {}
+    if baselines and not all(isinstance(v, dict) for v in baselines.values()):
+        baselines = {"baseline": baselines}
+    return ({k: v for k, v in test.items() if isinstance(v, (int, float))},
+            {k: v for k, v in baselines.items() if isinstance(v, dict)})
+
+
+def number(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
