@@ -15,6 +15,7 @@ from shopsense.app.overview import METRIC_COLUMNS
 from shopsense.app.profile import Field
 
 TITLE = "ShopSense"
+PER_ROW = 4  # profile fields per row of the form
 PREDICT_QUEUE = "predict"  # one concurrency group shared by the three prediction events (see docs/app.md)
 
 
@@ -30,9 +31,9 @@ def field_widget(field: Field, prefix: str):
 
 def profile_widgets(fields: tuple[Field, ...], prefix: str) -> list:
     widgets = []
-    with gr.Row(equal_height=True):
-        for field in fields:
-            widgets.append(field_widget(field, prefix))
+    for start in range(0, len(fields), PER_ROW):
+        with gr.Row(equal_height=True):
+            widgets += [field_widget(field, prefix) for field in fields[start:start + PER_ROW]]
     return widgets
 
 
