@@ -24,6 +24,24 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class MLSettings:
+    """Seeds, split and model sizes of `shopsense train` (tests shrink them; see docs/ml.md)."""
+    seed: int = 42
+    test_fraction: float = 0.2  # share of CUSTOMERS (not rows) held out for the test split
+    leakage_auc_threshold: float = 0.95  # a feature that alone reaches this AUC is excluded
+    cv_folds: int = 2  # customer-grouped folds of the promo hyper-parameter search
+    promo_num_trees: tuple[int, ...] = (40,)
+    promo_max_depth: tuple[int, ...] = (4, 7)
+    season_num_trees: int = 40
+    season_max_depth: int = 6
+    als_rank: int = 10
+    als_max_iter: int = 10
+    als_reg_param: float = 0.1
+    als_alpha: float = 5.0  # confidence scale of implicit feedback (purchase counts)
+    ranking_k: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     spark: SparkSettings = field(default_factory=SparkSettings)
@@ -31,6 +49,7 @@ class Config:
     default_seed: int = DEFAULT_SEED
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
+    ml: MLSettings = field(default_factory=MLSettings)
     # Web app: prediction requests served at once (shared by all tabs; see docs/app.md) and the most
     # requests allowed to wait in the queue before new ones are told the queue is full.
     app_concurrency: int = 4
@@ -60,6 +79,10 @@ class Config:
     @property
     def stream_dir(self) -> Path:
         return self.home / "stream"
+
+    def model_dir(self, name: str) -> Path:
+        """Folder of one trained model: `pipeline/` (PipelineModel), `metrics.json` (model card)."""
+        return self.models_dir / name
 
     # --- well-known files ---------------------------------------------------------------------------
     @property
