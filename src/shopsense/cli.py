@@ -55,6 +55,53 @@ def generate(
     typer.echo(f"wrote {rows:,} rows (seed {seed}, dirty fraction {dirty_fraction}) to {path}")
 
 
+# --- machine learning (shopsense.ml) ------------------------------------------------------------------
+def _headline(card: dict) -> str:
+    """One line per model: its main held-out metric next to the baseline's."""
+    m = card["metrics"]
+    if card["model"] == "promo":
+        return (f"test AUC {m['model']['auc_roc']:.3f} vs {m['baseline_majority_class']['auc_roc']:.3f} (majority), "
+                f"excluded as leaky: {', '.join(card['excluded_features']) or 'none'}")
+    if card["model"] == "season":
+        return (f"test top-3 hit rate {m['model']['top3_hit_rate']:.3f} vs "
+                f"{m['baseline_season_top3']['top3_hit_rate']:.3f} (season top-3), "
+                f"{m['baseline_overall_top3']['top3_hit_rate']:.3f} (overall top-3)")
+    return (f"{card['params']['variant']} ALS, test NDCG@{m['model']['k']} {m['model']['ndcg_at_k']:.3f} vs "
+            f"{m['baseline_popularity']['ndcg_at_k']:.3f} (popularity)")
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    model: str = typer.Argument("all", help="Model to train: promo, season, recommender or all."),
+) -> None:
+    """Train ML models on the processed data; save them with a metrics.json model card under models/."""
+    from shopsense.ml.training import MODELS, train_models
+
+    if model != "all" and model not in MODELS:
+        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
+    config = config_of(ctx)
+    trained = train_models(config, MODELS if model == "all" else (model,))
+    for name, (_, card) in trained.items():
+        typer.echo(f"{name}: {_headline(card)}; {card['training_seconds']:.0f} s -> {config.model_dir(name)}")
+
+
+@app.command()
+def recommend(
+    ctx: typer.Context,
+    customer: int = typer.Option(..., "--customer", help="Customer id."),
+    k: int = typer.Option(5, "-k", "--top", min=1, help="Number of items."),
+) -> None:
+    """Print top-k product recommendations for a customer (never an item they already bought)."""
+    from shopsense.ml.inference import Predictor
+
+    result = Predictor(config_of(ctx)).recommend(customer, k)
+    typer.echo(f"customer {result['customer_id']}: {result['label']}")
+    for rank, item in enumerate(result["items"], 1):
+        typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")
+    typer.echo(f"already bought: {', '.join(result['already_bought']) or 'nothing'}")
+
+
 # --- application layer: the web app ---------------------------------------------------------------------
 @app.command("app")
 def app_command(

@@ -46,7 +46,8 @@ def als_pipeline(variant: str, settings: MLSettings) -> Pipeline:
     indexer = StringIndexer(inputCol=ITEM, outputCol=ITEM_INDEX, handleInvalid="keep", stringOrderType="alphabetAsc")
     als = ALS(userCol=USER, itemCol=ITEM_INDEX, ratingCol=VARIANTS[variant], implicitPrefs=variant == "implicit",
               rank=settings.als_rank, maxIter=settings.als_max_iter, regParam=settings.als_reg_param,
-              alpha=settings.als_alpha, nonnegative=True, coldStartStrategy="drop", seed=settings.seed)
+              alpha=settings.als_alpha, nonnegative=True, coldStartStrategy="drop", seed=settings.seed,
+              numUserBlocks=settings.als_blocks, numItemBlocks=settings.als_blocks)
     return Pipeline(stages=[indexer, als])
 
 

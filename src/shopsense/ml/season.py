@@ -25,8 +25,11 @@ def season_pipeline(settings: MLSettings) -> Pipeline:
     # The label indexer is skipped at inference (no `item_purchased` column in a profile); "keep" maps an
     # item never bought in training to an extra class that is never predicted: a miss, not a dropped row.
     label = StringIndexer(inputCol=TARGET, outputCol="label", handleInvalid="keep", stringOrderType="alphabetAsc")
+    # featureSubsetStrategy="all": with six inputs, the default sqrt-subsets hide the season (the strongest
+    # signal) from most splits and the forest ends up below the plain seasonal popularity list.
     forest = RandomForestClassifier(labelCol="label", featuresCol="features", seed=settings.seed,
-                                    numTrees=settings.season_num_trees, maxDepth=settings.season_max_depth)
+                                    numTrees=settings.season_num_trees, maxDepth=settings.season_max_depth,
+                                    featureSubsetStrategy="all")
     return Pipeline(stages=[label, *feature_stages(FEATURES), forest])
 
 
@@ -47,7 +50,8 @@ def train_season(df: DataFrame, settings: MLSettings) -> tuple[PipelineModel, di
         split=split_section(train, test, settings),
         features=list(FEATURES),
         excluded_features={},
-        params={"numTrees": forest.getNumTrees, "maxDepth": forest.getOrDefault("maxDepth"), "top_k": TOP_K},
+        params={"numTrees": forest.getNumTrees, "maxDepth": forest.getOrDefault("maxDepth"),
+                "featureSubsetStrategy": "all", "top_k": TOP_K},
         metrics={
             "model": top_k_rates(predicted),
             "baseline_season_top3": popularity_top_k_rates(train, test, TARGET, TOP_K, by=["season"]),

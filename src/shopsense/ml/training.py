@@ -1,6 +1,7 @@
 """`shopsense train`: read the processed data once, fit the requested models, save model + card."""
 from __future__ import annotations
 
+from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
 from shopsense.config import Config
@@ -11,8 +12,8 @@ from shopsense.ml.model_card import save_model
 MODELS: tuple[str, ...] = (promo.NAME, season.NAME, recommender.NAME)
 
 
-def train_one(name: str, df: DataFrame, config: Config) -> dict:
-    """Fit one model on `df`, save it under models/<name>/ and return its card."""
+def train_one(name: str, df: DataFrame, config: Config) -> tuple[PipelineModel, dict]:
+    """Fit one model on `df`, save it under models/<name>/ and return (fitted model, card)."""
     model_dir = config.model_dir(name)
     if name == promo.NAME:
         model, card = promo.train_promo(df, config.ml)
@@ -25,10 +26,10 @@ def train_one(name: str, df: DataFrame, config: Config) -> dict:
     else:
         raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
     save_model(model, card, model_dir)  # the card is written last: its presence means "complete"
-    return card
+    return model, card
 
 
-def train_models(config: Config, names: tuple[str, ...] = MODELS, spark=None) -> dict[str, dict]:
+def train_models(config: Config, names: tuple[str, ...] = MODELS, spark=None) -> dict[str, tuple[PipelineModel, dict]]:
     from shopsense.spark import get_spark
 
     spark = spark or get_spark(config.spark)
