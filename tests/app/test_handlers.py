@@ -156,12 +156,14 @@ def test_overview_shows_kpis_plots_and_metrics_next_to_baseline(fake_ctx):
     (reports / "kpis.json").write_text(json.dumps({"rows": 1234, "total_revenue": 5.5, "gender_split": {"Male": 2}}))
     card = ctx.config.models_dir / "promo" / "metrics.json"
     card.parent.mkdir(parents=True)
-    card.write_text(json.dumps({"test_metrics": {"auc": 0.81234567, "accuracy": 0.7},
-                                "baselines": {"majority": {"auc": 0.5, "accuracy": 0.6}}}))
+    card.write_text(json.dumps({"metrics": {"model": {"auc": 0.81234567, "accuracy": 0.7, "k": 5},
+                                            "baseline_majority": {"auc": 0.5, "accuracy": 0.6},
+                                            "variant_x": {"auc": 0.9}}}))
     message, kpis, plots, metrics = h.overview_page(ctx)
     assert "| rows | 1,234 |" in kpis and "| gender split | Male: 2 |" in kpis
     assert plots == [str(reports / "plots" / "age.png")]
     promo = metrics[metrics["model"] == "promo"].set_index("metric")
     assert promo.loc["auc", "test"] == 0.8123 and promo.loc["auc", "baseline"] == 0.5
     assert promo.loc["accuracy", "baseline name"] == "majority"
+    assert len(promo) == 2 and (metrics["baseline name"] != "x").all()  # k is no metric, variants no baselines
     assert "shopsense analyze" not in message

@@ -22,7 +22,7 @@ def free_port() -> int:
 class AppProcess:
     """`with AppProcess(home) as app:` starts the app, waits until it answers, and stops it on exit."""
 
-    def __init__(self, home: Path, *args: str, master: str = "local[2]", timeout: float = 180.0):
+    def __init__(self, home: Path, *args: str, master: str = "local[2]", timeout: float = 300.0):
         self.home, self.args, self.master, self.timeout = Path(home), args, master, timeout
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}/"

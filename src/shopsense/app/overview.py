@@ -16,6 +16,8 @@ from shopsense.config import Config
 MODEL_NAMES = ("promo", "season", "recommender")
 METRIC_COLUMNS = ("model", "metric", "test", "baseline", "baseline name")
 ANALYZE = "run `shopsense analyze`"
+# Counts and settings the model cards record next to the metrics: not a measure of quality.
+NOT_METRICS = frozenset({"k", "rows", "users", "threshold", "positive_rate"})
 
 
 @dataclass
@@ -91,20 +93,28 @@ def metrics_table(config: Config) -> pd.DataFrame:
             continue
         test, baselines = card_metrics(card)
         for metric, value in test.items():
-            matching = [(b, m[metric]) for b, m in baselines.items() if metric in m]
+            matching = [(b, m[metric]) for b, m in baselines.items() if is_metric(m.get(metric))]
             for baseline_name, baseline in matching or [("", None)]:
                 rows.append((name, metric, number(value), number(baseline), baseline_name))
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
 def card_metrics(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(test metrics, {baseline name: its metrics}) of a model card."""
-    test = card.get("test_metrics") or card.get("test") or card.get("metrics") or {}
-    baselines = card.get("baselines") or card.get("baseline_metrics") or card.get("baseline") or {}
-    if baselines and not all(isinstance(v, dict) for v in baselines.values()):
-        baselines = {"baseline": baselines}
-    return ({k: v for k, v in test.items() if isinstance(v, (int, float))},
-            {k: v for k, v in baselines.items() if isinstance(v, dict)})
+    """(test metrics, {baseline name: its metrics}) of a model card.
+
+    The ML layer's card holds `metrics.model` (held-out test metrics) and `metrics.baseline_<name>` (the same
+    metrics of each baseline); other entries (e.g. the recommender's variants) are not baselines.
+    """
+    metrics = card.get("metrics") or {}
+    test = metrics.get("model") or {}
+    baselines = {key.removeprefix("baseline_").replace("_", " "): value for key, value in metrics.items()
+                 if key.startswith("baseline_") and isinstance(value, dict)}
+    return {k: v for k, v in test.items() if is_metric(v) and k not in NOT_METRICS}, baselines
+
+
+def is_metric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
 
 
 def number(value: Any) -> float | None:
