@@ -19,8 +19,13 @@ PER_ROW = 4  # profile fields per row of the form
 PREDICT_QUEUE = "predict"  # one concurrency group shared by the three prediction events (see docs/app.md)
 
 
+def widget_id(prefix: str, column: str) -> str:
+    """elem_id of a profile widget, e.g. promo-previous-purchases."""
+    return f"{prefix}-{column.replace('_', '-')}"
+
+
 def field_widget(field: Field, prefix: str):
-    elem_id = f"{prefix}-{field.column.replace('_', '-')}"
+    elem_id = widget_id(prefix, field.column)
     if field.kind == "choice":
         return gr.Dropdown(list(field.choices), value=field.default, label=field.label, elem_id=elem_id)
     if field.kind == "flag":
@@ -104,7 +109,7 @@ def build_ui(ctx: h.AppContext, concurrency: int) -> gr.Blocks:
                                                 elem_id="overview-metrics")
                 gr.Markdown("## Headline KPIs")
                 overview_kpis = gr.Markdown(elem_id="overview-kpis")
-                overview_plots = gr.Gallery(label="Plots from `shopsense analyze`", columns=2, height="auto",
+                overview_plots = gr.Gallery(label="Plots from `shopsense analyze`", columns=3, height=480,
                                             elem_id="overview-plots")
                 outputs = [overview_status, overview_kpis, overview_plots, overview_metrics]
                 show = partial(h.overview_page, ctx)
