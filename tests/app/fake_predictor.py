@@ -6,17 +6,13 @@ through and display outputs faithfully; model quality is tested by the ML layer 
 from __future__ import annotations
 
 from shopsense import schema
-from shopsense.errors import ShopSenseError
+from shopsense.errors import InvalidInput
 
 PROMO_INPUTS = ("age", "gender", "location", "subscription_status", "previous_purchases",
                 "payment_method", "frequency_of_purchases")
 SEASON_INPUTS = ("season", "age", "gender", "location", "size", "subscription_status")
 KNOWN_CUSTOMER = 7
 BOUGHT = ("Socks", "Hat")
-
-
-class InvalidInput(ShopSenseError):
-    pass
 
 
 class FakePredictor:

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import shopsense
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -33,7 +35,10 @@ class AppProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "shopsense", "--home", str(self.home), "--master", self.master,
                    "app", "--host", LOOPBACK, "--port", str(self.port), *self.args]
-        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+        # The child runs the same shopsense as this process (e.g. a source checkout, not an installed copy).
+        source = str(Path(shopsense.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "GRADIO_ANALYTICS_ENABLED": "False"}
         with self.log.open("w") as log:
             # Own process group: stopping it also stops the Spark JVM the app started.
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
