@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -210,9 +211,11 @@ def main() -> None:
     import gradio
     import pyspark
 
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was while measuring
     meta = (f"Measured with `python benchmarks/app_latency.py {' '.join(sys.argv[1:])}` "
             f"({time.strftime('%Y-%m-%d')}, gradio {gradio.__version__}, pyspark {pyspark.__version__}, "
-            f"Spark master {config.spark.master}, warm-up {args.warmup} requests per tab).")
+            f"Spark master {config.spark.master}, {os.cpu_count()} cores, 1-minute load average at the end "
+            f"{load:.1f}, warm-up {args.warmup} requests per tab).")
     table = markdown(results)
     print(meta, table, sep="\n\n")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
