@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/shopsense generate
-	$(VENV)/bin/shopsense ingest
+	$(VENV)/bin/shopsense run
 
 # Headless Chromium for the browser tests (report screenshot, web app). Installed from Debian when missing.
 browser:

@@ -55,35 +55,115 @@ def generate(
     typer.echo(f"wrote {rows:,} rows (seed {seed}, dirty fraction {dirty_fraction}) to {path}")
 
 
+def _stage_list(values: Optional[list[str]]) -> list[str] | None:
+    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    return names or None
+
+
+@app.command("run")
+def run_all(
+    ctx: typer.Context,
+    input: Optional[Path] = typer.Option(None, "--input", "-i",
+                                         help="Your CSV (public format) instead of the generated default data."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these stages (repeat or comma list)."),
+    skip: Optional[list[str]] = typer.Option(None, "--skip", help="Skip these stages (repeat or comma list)."),
+) -> None:
+    """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
+    from shopsense.pipeline import run_pipeline
+
+    run_pipeline(config_of(ctx), input, _stage_list(only), _stage_list(skip))
+
+
+# --- ingestion (shopsense.ingest) -------------------------------------------------------------------------
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    input_path: Optional[str] = typer.Option(
+        None, "--input", "-i",
+        help="CSV file, folder of CSV files or glob (any Spark path) [default: data/raw/shopping_trends.csv]."),
+) -> None:
+    """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
+    from shopsense.ingest.pipeline import ingest as run_ingest
+    from shopsense.spark import get_spark
+
+    config = config_of(ctx)
+    summary = run_ingest(get_spark(config.spark), config, input_path)
+    for line in ingest_report_lines(summary):
+        typer.echo(line)
+
+
+def ingest_report_lines(summary: dict) -> list[str]:
+    """The short human summary of an ingest run (the JSON summary holds everything)."""
+    lines = [
+        f"ingested {summary['input']} in {summary['seconds']} s",
+        f"  rows read {summary['rows_read']:,} = clean {summary['rows_clean']:,}"
+        f" + quarantined {summary['rows_quarantined']:,} + duplicate {summary['rows_duplicate']:,}",
+    ]
+    if summary["reasons"]:
+        top = sorted(summary["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append("  quarantine reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
+    if summary["ignored_columns"]:
+        lines.append("  ignored extra columns: " + ", ".join(summary["ignored_columns"]))
+    corr = summary["correlation"]
+    candidates = corr["candidates"]
+    lines.append(
+        f"  correlation (|r| > {corr['threshold']}): "
+        + ("; ".join(f"{c['method']} {c['feature_a']}~{c['feature_b']} r={c['r']:.2f} -> drop {c['drop']}"
+                     for c in candidates) if candidates else "no feature-reduction candidates")
+        + (f" ({corr['note']})" if corr["note"] else "")
+    )
+    outputs = summary["outputs"]
+    lines.append(f"  clean data -> {outputs['processed']}; quarantine -> {outputs['quarantine']}")
+    lines.append(f"  reports -> {outputs['correlation_png']}, {outputs['summary']}")
+    return lines
+
+
+# --- analytics & BI -------------------------------------------------------------------------------------
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    min_support: Optional[float] = typer.Option(
+        None, "--min-support", min=0.0, max=1.0,
+        help="Market basket: minimum share of baskets holding a pair [default: config basket_min_support]."),
+) -> None:
+    """EDA, KPIs, plots, the analytical SQL suite and reports/report.html from the processed data."""
+    from shopsense.analytics.eda import format_kpis
+    from shopsense.analytics.pipeline import analyze as run_analysis
+    from shopsense.io import require_processed
+    from shopsense.spark import get_spark
+
+    config = config_of(ctx)
+    if min_support is not None:
+        config = config.with_overrides(basket_min_support=min_support)
+    require_processed(config)  # fail fast, before starting Spark
+    analysis = run_analysis(get_spark(config.spark), config)
+    for line in format_kpis(analysis.kpis):
+        typer.echo(f"  {line}")
+    for stats in analysis.baskets.values():
+        typer.echo(f"market basket: {stats.message}")
+    typer.echo(f"KPIs: {config.kpis_json}")
+    typer.echo(f"distributions: {config.distributions_csv}")
+    typer.echo(f"plots ({len(analysis.plots)}): {config.plots_dir}")
+    typer.echo(f"query results ({len(analysis.results)} CSV files): {config.queries_dir}")
+    typer.echo(f"basket summary: {config.basket_summary_json}")
+    typer.echo(f"report: {analysis.report}")
+
+
 # --- machine learning (shopsense.ml) ------------------------------------------------------------------
-def _headline(card: dict) -> str:
-    """One line per model: its main held-out metric next to the baseline's."""
-    m = card["metrics"]
-    if card["model"] == "promo":
-        return (f"test AUC {m['model']['auc_roc']:.3f} vs {m['baseline_majority_class']['auc_roc']:.3f} (majority), "
-                f"excluded as leaky: {', '.join(card['excluded_features']) or 'none'}")
-    if card["model"] == "season":
-        return (f"test top-3 hit rate {m['model']['top3_hit_rate']:.3f} vs "
-                f"{m['baseline_season_top3']['top3_hit_rate']:.3f} (season top-3), "
-                f"{m['baseline_overall_top3']['top3_hit_rate']:.3f} (overall top-3)")
-    return (f"{card['params']['variant']} ALS, test NDCG@{m['model']['k']} {m['model']['ndcg_at_k']:.3f} vs "
-            f"{m['baseline_popularity']['ndcg_at_k']:.3f} (popularity)")
-
-
 @app.command()
 def train(
     ctx: typer.Context,
     model: str = typer.Argument("all", help="Model to train: promo, season, recommender or all."),
 ) -> None:
     """Train ML models on the processed data; save them with a metrics.json model card under models/."""
-    from shopsense.ml.training import MODELS, train_models
+    from shopsense.ml.training import MODELS, headline, train_models
 
     if model != "all" and model not in MODELS:
         raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
     config = config_of(ctx)
     trained = train_models(config, MODELS if model == "all" else (model,))
     for name, (_, card) in trained.items():
-        typer.echo(f"{name}: {_headline(card)}; {card['training_seconds']:.0f} s -> {config.model_dir(name)}")
+        typer.echo(f"{name}: {headline(card)}; {card['training_seconds']:.0f} s -> {config.model_dir(name)}")
 
 
 @app.command()

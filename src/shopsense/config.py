@@ -20,6 +20,8 @@ class SparkSettings:
     shuffle_partitions: int = 8
     driver_memory: str = "2g"
     log_level: str = "ERROR"
+    # Where the JVM's own stderr goes (None: the terminal). The CLI sets it to logs/spark.log.
+    log_file: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -52,6 +54,12 @@ class Config:
     default_seed: int = DEFAULT_SEED
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
+    # Market basket: a pair is reported when at least this share of baskets (customers) holds both.
+    basket_min_support: float = 0.01
+    # Baskets are degenerate (pair statistics meaningless) when fewer than this share hold 2+ distinct items.
+    basket_min_multi_item_share: float = 0.05
+    # Long query results (e.g. one row per customer) show only their first rows in report.html.
+    report_max_table_rows: int = 25
     ml: MLSettings = field(default_factory=MLSettings)
     # Web app: prediction requests served at once (shared by all tabs; see docs/app.md) and the most
     # requests allowed to wait in the queue before new ones are told the queue is full.
@@ -96,6 +104,49 @@ class Config:
     def ingest_summary(self) -> Path:
         return self.reports_dir / "ingest_summary.json"
 
+    # --- ingestion outputs (shopsense.ingest) ----------------------------------------------------------
+    @property
+    def quarantine_rows_dir(self) -> Path:
+        """Rejected rows of the last ingest (Parquet: original string values + reason codes)."""
+        return self.quarantine_dir / "shopping"
+
+    @property
+    def correlation_csv(self) -> Path:
+        return self.reports_dir / "correlation.csv"
+
+    @property
+    def correlation_json(self) -> Path:
+        return self.reports_dir / "correlation.json"
+
+    @property
+    def correlation_png(self) -> Path:
+        return self.reports_dir / "correlation_heatmap.png"
+
+    # --- analytics outputs (`shopsense analyze`) ---------------------------------------------------
+    @property
+    def kpis_json(self) -> Path:
+        return self.reports_dir / "kpis.json"
+
+    @property
+    def distributions_csv(self) -> Path:
+        return self.reports_dir / "distributions.csv"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.reports_dir / "plots"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.reports_dir / "queries"
+
+    @property
+    def basket_summary_json(self) -> Path:
+        return self.reports_dir / "basket_summary.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.reports_dir / "report.html"
+
     def with_overrides(self, **kwargs) -> "Config":
         return replace(self, **kwargs)
 
@@ -106,5 +157,6 @@ def load_config(home: str | Path | None = None, master: str | None = None, verbo
     spark = SparkSettings(
         master=master or os.environ.get(ENV_MASTER) or SparkSettings.master,
         log_level="WARN" if verbose else SparkSettings.log_level,
+        log_file=None if verbose else str(home_path / "logs" / "spark.log"),
     )
     return Config(home=home_path, spark=spark)

@@ -8,10 +8,10 @@ from shopsense.config import MLSettings, load_config
 from shopsense.schema import PROCESSED_SCHEMA
 
 # Few trees, shallow search, few ALS iterations: the suite stays fast on a shared 2-core machine.
-SMALL = MLSettings(promo_num_trees=(12,), promo_max_depth=(3, 5), season_num_trees=12, season_max_depth=5,
-                   als_max_iter=6)
-SIGNAL_ROWS = 5000
-SHUFFLED_ROWS = 3000
+SMALL = MLSettings(promo_num_trees=(8,), promo_max_depth=(3, 5), season_num_trees=8, season_max_depth=5,
+                   als_max_iter=5)
+SIGNAL_ROWS = 4000
+SHUFFLED_ROWS = 2000
 
 
 def _trained_home(tmp_path_factory, spark, frame, name):

@@ -51,16 +51,17 @@ def test_no_lift_when_labels_are_independent(trained_on_noise):
 
 
 # --- model cards and saved models ---------------------------------------------------------------------
-def test_model_cards_describe_the_training(trained):
+def test_model_cards_describe_the_training(trained, spark):
     config, models = trained
+    rows = read_processed(spark, config).count()
     for name in ("promo", "season", "recommender"):
         card = read_card(config.model_dir(name))
         assert card == models[name][1]
         assert card["seed"] == config.ml.seed and card["spark_version"] and card["training_seconds"] > 0
-        assert card["data_fingerprint"]["rows"] == 5000 and card["data_fingerprint"]["hash"]
+        assert card["data_fingerprint"]["rows"] == rows and card["data_fingerprint"]["hash"]
         assert card["features"]
     promo = read_card(config.model_dir("promo"))
-    assert promo["split"]["train_rows"] + promo["split"]["test_rows"] == 5000
+    assert promo["split"]["train_rows"] + promo["split"]["test_rows"] == rows
     assert promo["excluded_features"] == {}  # nothing in the generated data copies the label
     assert {"numTrees", "maxDepth", "search"} <= set(promo["params"])
     assert read_card(config.model_dir("recommender"))["params"]["variant"] in ("explicit", "implicit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from shopsense.ml.evaluation import binary_metrics, leakage_guard, popularity_top_k, ranking_metrics, top_k_indices
+from shopsense.ml.evaluation import auc_from_counts, binary_metrics, leakage_guard, popularity_top_k, ranking_metrics, top_k_indices
 from shopsense.ml.features import customer_split, with_binary_label
 from shopsense.ml.recommender import leave_one_out, top_unbought
 
@@ -38,6 +38,9 @@ def test_binary_metrics_from_a_hand_made_confusion_matrix(spark):
     assert m["precision"] == pytest.approx(1 / 2)
     assert m["recall"] == pytest.approx(1 / 2)
     assert m["auc_roc"] == pytest.approx(5 / 6)
+    # the leakage guard's own AUC (from grouped counts, ties counted half) agrees with Spark's evaluator
+    assert auc_from_counts([(0.9, 1, 0), (0.4, 1, 0), (0.6, 0, 1), (0.1, 0, 1), (0.2, 0, 1)]) == pytest.approx(5 / 6)
+    assert auc_from_counts([(1.0, 3, 3)]) == pytest.approx(0.5)
 
 
 def test_top_k_indices_and_popularity_lists(spark):

@@ -35,8 +35,9 @@ class Stopwatch:
 
 
 def build_card(name: str, *, spark, data: DataFrame, settings: MLSettings, seconds: float, **sections) -> dict:
-    """Common header (seed, versions, data fingerprint, time) + the model's own sections."""
-    return {
+    """Common header (seed, versions, data fingerprint, time) + the model's own sections, JSON-native
+    (tuples become lists), so that the card in memory equals the card read back from metrics.json."""
+    return json.loads(json.dumps({
         "model": name,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "spark_version": spark.version,
@@ -45,7 +46,7 @@ def build_card(name: str, *, spark, data: DataFrame, settings: MLSettings, secon
         "training_seconds": seconds,
         "data_fingerprint": data_fingerprint(data),
         **sections,
-    }
+    }))
 
 
 def split_section(train: DataFrame, test: DataFrame, settings: MLSettings) -> dict:

@@ -20,7 +20,9 @@ from shopsense.ml.model_card import Stopwatch, build_card
 
 NAME = "recommender"
 USER, ITEM, ITEM_INDEX = "customer_id", "item_purchased", "item_index"
-VARIANTS = {"explicit": "rating", "implicit": "purchases"}  # variant -> rating column of the pairs
+# variant -> rating column of the pairs. Explicit ALS learns the rating minus the training mean: ALS has no
+# bias term, and on raw 2.5-5 ratings with a few ratings per customer it shrinks towards 0 (RMSE > 1).
+VARIANTS = {"explicit": "rating_centered", "implicit": "purchases"}
 RECOMMENDATIONS_DIR = "recommendations"  # precomputed ranked unbought items of every known customer
 POPULARITY_FILE = "popularity.json"
 MAX_USER_ID = 2**31 - 1  # ALS stores ids as Java ints
@@ -30,6 +32,14 @@ def interactions(df: DataFrame) -> DataFrame:
     """One row per (customer, item): purchase count and mean review rating."""
     return df.groupBy(USER, ITEM).agg(F.count(F.lit(1)).cast("double").alias("purchases"),
                                       F.avg("review_rating").alias("rating"))
+
+
+def centered(pairs: DataFrame, mean: float) -> DataFrame:
+    return pairs.withColumn("rating_centered", F.col("rating") - F.lit(mean))
+
+
+def mean_rating(pairs: DataFrame) -> float:
+    return float(pairs.agg(F.avg("rating")).first()[0])
 
 
 def leave_one_out(pairs: DataFrame, seed: int) -> tuple[DataFrame, DataFrame]:
@@ -46,7 +56,7 @@ def als_pipeline(variant: str, settings: MLSettings) -> Pipeline:
     indexer = StringIndexer(inputCol=ITEM, outputCol=ITEM_INDEX, handleInvalid="keep", stringOrderType="alphabetAsc")
     als = ALS(userCol=USER, itemCol=ITEM_INDEX, ratingCol=VARIANTS[variant], implicitPrefs=variant == "implicit",
               rank=settings.als_rank, maxIter=settings.als_max_iter, regParam=settings.als_reg_param,
-              alpha=settings.als_alpha, nonnegative=True, coldStartStrategy="drop", seed=settings.seed,
+              alpha=settings.als_alpha, nonnegative=variant == "implicit", coldStartStrategy="drop", seed=settings.seed,
               numUserBlocks=settings.als_blocks, numItemBlocks=settings.als_blocks)
     return Pipeline(stages=[indexer, als])
 
@@ -92,6 +102,8 @@ def _ranking(scores: DataFrame, train: DataFrame, held: DataFrame, k: int) -> di
 def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings) -> dict:
     """Fit both variants on `train`, score them and the baselines on `held` (held-out purchases)."""
     k = settings.ranking_k
+    mu = mean_rating(train)
+    train = centered(train, mu)
     out: dict = {}
     for variant in VARIANTS:
         model = als_pipeline(variant, settings).fit(train)
@@ -100,7 +112,8 @@ def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings) -> d
         users = indexed_held.select(USER).distinct()
         out[variant] = _ranking(als_scores(model, users, items), indexed_train, indexed_held, k)
         if variant == "explicit":
-            predicted = model.transform(held)  # coldStartStrategy="drop": pairs ALS cannot score are left out
+            # coldStartStrategy="drop": pairs ALS cannot score are left out (and so from the baselines too).
+            predicted = model.transform(held).withColumn("prediction", F.col("prediction") + F.lit(mu))
             with_baselines = bias_baseline_predictions(train, predicted, USER, ITEM, "rating")
             out[variant]["rmse"] = rmse(with_baselines)
             out[variant]["rmse_rows"] = predicted.count()
@@ -120,13 +133,13 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
     pairs = interactions(df).cache()
     train, test = leave_one_out(pairs, settings.seed)
     train, test = train.cache(), test.cache()
-    fit_train, validation = leave_one_out(train, settings.seed + 1)
+    fit_train, validation = (d.cache() for d in leave_one_out(train, settings.seed + 1))
     chosen_on = evaluate_split(fit_train, validation, settings)
     variant = max(VARIANTS, key=lambda v: chosen_on[v]["ndcg_at_k"])
     test_metrics = evaluate_split(train, test, settings)
 
     # The saved model learns from every purchase: ALS can only recommend to customers it has seen.
-    model = als_pipeline(variant, settings).fit(pairs)
+    model = als_pipeline(variant, settings).fit(centered(pairs, mean_rating(pairs)))
     recommendations, popularity = precompute(model, pairs)
     card = build_card(
         NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
@@ -145,7 +158,7 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
         metrics={"model": test_metrics[variant], **{f"variant_{v}": test_metrics[v] for v in VARIANTS},
                  **{name: m for name, m in test_metrics.items() if name.startswith("baseline_")}},
     )
-    for cached in (pairs, train, test):
+    for cached in (pairs, train, test, fit_train, validation):
         cached.unpersist()
     return model, card, recommendations, popularity
 

@@ -38,3 +38,17 @@ def train_models(config: Config, names: tuple[str, ...] = MODELS, spark=None) ->
         return {name: train_one(name, df, config) for name in names}
     finally:
         df.unpersist()
+
+
+def headline(card: dict) -> str:
+    """One line per model: its main held-out metric next to the baseline's."""
+    m = card["metrics"]
+    if card["model"] == "promo":
+        return (f"test AUC {m['model']['auc_roc']:.3f} vs {m['baseline_majority_class']['auc_roc']:.3f} (majority), "
+                f"excluded as leaky: {', '.join(card['excluded_features']) or 'none'}")
+    if card["model"] == "season":
+        return (f"test top-3 hit rate {m['model']['top3_hit_rate']:.3f} vs "
+                f"{m['baseline_season_top3']['top3_hit_rate']:.3f} (season top-3), "
+                f"{m['baseline_overall_top3']['top3_hit_rate']:.3f} (overall top-3)")
+    return (f"{card['params']['variant']} ALS, test NDCG@{m['model']['k']} {m['model']['ndcg_at_k']:.3f} vs "
+            f"{m['baseline_popularity']['ndcg_at_k']:.3f} (popularity)")
