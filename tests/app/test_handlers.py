@@ -167,3 +167,14 @@ def test_overview_shows_kpis_plots_and_metrics_next_to_baseline(fake_ctx):
     assert promo.loc["accuracy", "baseline name"] == "majority"
     assert len(promo) == 2 and (metrics["baseline name"] != "x").all()  # k is no metric, variants no baselines
     assert "shopsense analyze" not in message
+
+
+def test_kpis_of_shopsense_analyze_are_worded_as_the_cli_prints_them():
+    kpis = {"rows": 2000, "distinct_customers": 500, "total_revenue_usd": 12345.5, "avg_transaction_value_usd": 61.73,
+            "avg_purchases_per_customer": 4.0, "avg_review_rating": 3.8, "top_category_by_count": "Clothing",
+            "top_category_by_revenue": "Footwear", "subscriber_share": 0.27, "promo_code_rate": 0.3,
+            "discount_rate": 0.35, "gender_split": {"Female": {"customers": 240, "share": 0.48},
+                                                    "Male": {"customers": 260, "share": 0.52}}}
+    table = overview.kpi_markdown(kpis)
+    assert "| total revenue | $12,345.50 |" in table
+    assert "| gender split (distinct customers) | Female 48.0% (240), Male 52.0% (260) |" in table

@@ -27,14 +27,6 @@ class Reports:
     notes: list[str] = field(default_factory=list)  # what is missing and how to produce it
 
 
-def kpis_path(config: Config) -> Path:
-    return config.reports_dir / "kpis.json"
-
-
-def plots_dir(config: Config) -> Path:
-    return config.reports_dir / "plots"
-
-
 def read_json(path: Path) -> tuple[Any, str | None]:
     """(data, None) or (None, why not) — a damaged file is reported, not raised."""
     if not path.exists():
@@ -46,11 +38,11 @@ def read_json(path: Path) -> tuple[Any, str | None]:
 
 
 def load_reports(config: Config) -> Reports:
-    kpis, problem = read_json(kpis_path(config))
+    kpis, problem = read_json(config.kpis_json)
     notes = [f"{problem}: {ANALYZE}"] if problem else []
-    plots = sorted(plots_dir(config).glob("*.png"))
+    plots = sorted(config.plots_dir.glob("*.png"))
     if not plots:
-        notes.append(f"no plots in {plots_dir(config)}: {ANALYZE}")
+        notes.append(f"no plots in {config.plots_dir}: {ANALYZE}")
     return Reports(kpis if isinstance(kpis, dict) else None, plots, notes)
 
 
@@ -69,11 +61,19 @@ def pretty(value: Any) -> str:
 
 
 def kpi_markdown(kpis: dict[str, Any] | None) -> str:
-    """The KPI file as a two-column Markdown table, in the file's own order (no names assumed)."""
+    """The KPIs as a two-column Markdown table, worded as `shopsense analyze` prints them.
+
+    A file of another layout (older or newer analytics) is still shown, key by key in the file's order.
+    """
+    from shopsense.analytics.eda import format_kpis
+
     if not kpis:
         return ""
-    rows = [f"| {key.replace('_', ' ')} | {pretty(value)} |" for key, value in kpis.items()]
-    return "\n".join(["| KPI | value |", "|---|---|", *rows])
+    try:
+        pairs = [line.split(": ", 1) for line in format_kpis(kpis)]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pairs = [(key.replace("_", " "), pretty(value)) for key, value in kpis.items()]
+    return "\n".join(["| KPI | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in pairs)])
 
 
 def model_card(config: Config, name: str) -> tuple[dict[str, Any] | None, str | None]:

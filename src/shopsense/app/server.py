@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 from shopsense.app.handlers import AppContext
-from shopsense.app.overview import plots_dir
 from shopsense.app.profile import profile_fields
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
@@ -52,7 +51,7 @@ def serve(config: Config, host: str, port: int, concurrency: int, spark=None) ->
         server_name=host,
         server_port=port,
         share=False,  # explicit: also overrides GRADIO_SHARE=True in the environment
-        allowed_paths=[str(plots_dir(config))],  # the Overview gallery serves the analysis plots
+        allowed_paths=[str(config.plots_dir)],  # the Overview gallery serves the analysis plots
         footer_links=["api", "settings"],
         show_error=False,  # handlers turn errors into page messages; nothing else should leak
         ssr_mode=False,  # client-side rendering: no Node.js needed
