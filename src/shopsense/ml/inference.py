@@ -1,8 +1,9 @@
 """The inference API of the trained models (used by the app): load once, answer single requests fast.
 
 Loading reads each saved PipelineModel once, plus small lookups (each customer's latest profile and
-purchase history, the popularity list, the ALS recommendations precomputed at training time), so that a
-request is one tiny Spark transform (promo, season) or a dictionary lookup (recommend).
+purchase history, the popularity list, the ALS recommendations precomputed at training time). A request
+runs no Spark job: promo and season walk the saved forests in Python (`LocalForest`, equal to
+`PipelineModel.transform`), a recommendation is a dictionary lookup.
 """
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import json
 import math
 from typing import Any
 
+import pyarrow.parquet as pq
 from pyspark.ml import PipelineModel
-from pyspark.ml.functions import vector_to_array
-from pyspark.sql import Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from shopsense import schema
 from shopsense.config import Config
@@ -22,6 +21,7 @@ from shopsense.errors import InvalidInput, ModelUnavailable, ShopSenseError
 from shopsense.io import read_processed
 from shopsense.ml import promo, recommender
 from shopsense.ml import season as season_model
+from shopsense.ml.local_forest import LocalForest
 from shopsense.ml.model_card import CARD_FILE, PIPELINE_DIR, read_card
 
 PROMO_INPUTS: tuple[str, ...] = promo.CANDIDATES
@@ -94,6 +94,7 @@ class Predictor:
         self.config = config
         self.spark = spark or get_spark(config.spark)
         self.models: dict[str, PipelineModel] = {}
+        self.forests: dict[str, LocalForest] = {}  # promo and season, evaluated without a Spark job
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
         for name in (promo.NAME, season_model.NAME, recommender.NAME):
@@ -110,6 +111,8 @@ class Predictor:
         try:
             self.models[name] = PipelineModel.load(str(model_dir / PIPELINE_DIR))
             self.cards[name] = read_card(model_dir)
+            if name != recommender.NAME:
+                self.forests[name] = LocalForest(self.models[name], model_dir / PIPELINE_DIR)
         except Exception as exc:  # a half-written or incompatible folder: say so, keep the other models
             self._missing[name] = f"model '{name}' could not be loaded ({type(exc).__name__}): {_train_hint(name)}"
 
@@ -121,12 +124,13 @@ class Predictor:
             df = read_processed(self.spark, self.config)
         except ShopSenseError:
             return  # no processed data: profiles unavailable, history comes from the recommender files
-        latest = F.row_number().over(Window.partitionBy("customer_id").orderBy(F.desc("previous_purchases")))
-        rows = (df.withColumn("__n", latest).where("__n = 1")
-                .select("customer_id", *PROFILE_COLUMNS)).collect()
-        self.profiles = {r.customer_id: r.asDict() for r in rows}
-        history = df.groupBy("customer_id").agg(F.sort_array(F.collect_set("item_purchased")).alias("items"))
-        self.bought = {r.customer_id: list(r["items"]) for r in history.collect()}
+        # One aggregation: the latest profile (row with most previous purchases) and every bought item.
+        rows = df.groupBy("customer_id").agg(
+            F.max_by(F.struct(*PROFILE_COLUMNS), "previous_purchases").alias("profile"),
+            F.sort_array(F.collect_set("item_purchased")).alias("items")).collect()
+        for r in rows:
+            self.profiles[r.customer_id] = {"customer_id": r.customer_id, **r.profile.asDict()}
+            self.bought[r.customer_id] = list(r["items"])
 
     def _load_recommendations(self) -> None:
         self.recommendations: dict[int, list[dict]] = {}
@@ -135,9 +139,10 @@ class Predictor:
             return
         model_dir = self.config.model_dir(recommender.NAME)
         self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
-        for r in self.spark.read.parquet(str(model_dir / recommender.RECOMMENDATIONS_DIR)).collect():
-            self.recommendations[r.customer_id] = [{"item": x.item, "score": float(x.score)} for x in r["items"]]
-            self.bought.setdefault(r.customer_id, list(r.bought))
+        # Read straight into Python (pyarrow, no Spark job): a few rows per customer, needed as a dict anyway.
+        for r in pq.read_table(model_dir / recommender.RECOMMENDATIONS_DIR).to_pylist():
+            self.recommendations[r["customer_id"]] = [{"item": x["item"], "score": float(x["score"])} for x in r["items"]]
+            self.bought.setdefault(r["customer_id"], list(r["bought"]))
 
     def status(self) -> dict[str, str | None]:
         return {name: self._missing.get(name) for name in (promo.NAME, season_model.NAME, recommender.NAME)}
@@ -147,15 +152,14 @@ class Predictor:
             raise ModelUnavailable(self._missing[name])
         return self.models[name]
 
-    def _transform_one(self, name: str, row: dict):
-        fields = [f for f in schema.PROCESSED_SCHEMA.fields if f.name in row]
-        frame = self.spark.createDataFrame([tuple(row[f.name] for f in fields)], StructType(fields))
-        return self._model(name).transform(frame).select(vector_to_array("probability").alias("p")).first().p
+    def _probabilities(self, name: str, row: dict) -> list[float]:
+        self._model(name)  # raises ModelUnavailable with the command to run
+        return self.forests[name].probabilities(row)
 
     # --- answers ------------------------------------------------------------------------------------
     def promo_probability(self, profile: dict) -> dict:
         row = validate_profile(profile, PROMO_INPUTS)
-        probability = float(self._transform_one(promo.NAME, row)[1])
+        probability = float(self._probabilities(promo.NAME, row)[1])
         threshold = float(self.cards[promo.NAME]["params"]["threshold"])
         return {"probability": probability, "decision": probability >= threshold, "threshold": threshold}
 
@@ -164,7 +168,7 @@ class Predictor:
         row["season"] = validate_value("season", season)
         names = season_model.item_names(self._model(season_model.NAME))
         k = _validate_k(k, len(names))
-        probabilities = self._transform_one(season_model.NAME, row)[: len(names)]  # drop the "unseen item" class
+        probabilities = self._probabilities(season_model.NAME, row)[: len(names)]  # drop the "unseen item" class
         ranked = sorted(zip(names, probabilities), key=lambda pair: (-pair[1], pair[0]))
         return [{"item": item, "probability": float(p)} for item, p in ranked[:k]]
 
