@@ -7,7 +7,6 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
 from shopsense.io import read_processed
-from shopsense.ml.local_forest import LocalForest
 from shopsense.ml.model_card import PIPELINE_DIR, read_card
 
 pytestmark = pytest.mark.slow
@@ -79,18 +78,6 @@ def test_saved_model_reloads_with_identical_predictions(trained, spark, name):
                 .orderBy("customer_id", "p").collect()]
 
     assert probabilities(fresh) == probabilities(models[name][0])
-
-
-@pytest.mark.parametrize("name", ["promo", "season"])
-def test_local_forest_equals_the_spark_pipeline(trained, spark, name):
-    """The inference API answers from LocalForest (no Spark job): it must agree with transform()."""
-    config, models = trained
-    path = config.model_dir(name) / PIPELINE_DIR
-    local = LocalForest(PipelineModel.load(str(path)), path)
-    rows = models[name][0].transform(read_processed(spark, config).limit(300)) \
-        .withColumn("p", vector_to_array("probability")).collect()
-    for row in rows:
-        assert local.probabilities(row.asDict()) == pytest.approx(row.p, abs=1e-12)
 
 
 def test_no_recommendation_is_an_already_bought_item_over_all_users(trained, spark, predictor):

@@ -1,9 +1,9 @@
 """The inference API of the trained models (used by the app): load once, answer single requests fast.
 
 Loading reads each saved PipelineModel once, plus small lookups (each customer's latest profile and
-purchase history, the popularity list, the ALS recommendations precomputed at training time). A request
-runs no Spark job: promo and season walk the saved forests in Python (`LocalForest`, equal to
-`PipelineModel.transform`), a recommendation is a dictionary lookup.
+purchase history, the popularity list, the ALS recommendations precomputed at training time), so that a
+request is one one-row Spark `PipelineModel.transform` (promo, season) or a dictionary lookup (recommend).
+Predictions always come from Spark's own fitted models: ShopSense does not re-implement model evaluation.
 """
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from pyspark.ml import PipelineModel
+from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from shopsense import schema
 from shopsense.config import Config
@@ -21,7 +23,6 @@ from shopsense.errors import InvalidInput, ModelUnavailable, ShopSenseError
 from shopsense.io import read_processed
 from shopsense.ml import promo, recommender
 from shopsense.ml import season as season_model
-from shopsense.ml.local_forest import LocalForest
 from shopsense.ml.model_card import CARD_FILE, PIPELINE_DIR, read_card
 
 PROMO_INPUTS: tuple[str, ...] = promo.CANDIDATES
@@ -94,7 +95,6 @@ class Predictor:
         self.config = config
         self.spark = spark or get_spark(config.spark)
         self.models: dict[str, PipelineModel] = {}
-        self.forests: dict[str, LocalForest] = {}  # promo and season, evaluated without a Spark job
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
         for name in (promo.NAME, season_model.NAME, recommender.NAME):
@@ -111,8 +111,6 @@ class Predictor:
         try:
             self.models[name] = PipelineModel.load(str(model_dir / PIPELINE_DIR))
             self.cards[name] = read_card(model_dir)
-            if name != recommender.NAME:
-                self.forests[name] = LocalForest(self.models[name], model_dir / PIPELINE_DIR)
         except Exception as exc:  # a half-written or incompatible folder: say so, keep the other models
             self._missing[name] = f"model '{name}' could not be loaded ({type(exc).__name__}): {_train_hint(name)}"
 
@@ -153,8 +151,10 @@ class Predictor:
         return self.models[name]
 
     def _probabilities(self, name: str, row: dict) -> list[float]:
-        self._model(name)  # raises ModelUnavailable with the command to run
-        return self.forests[name].probabilities(row)
+        model = self._model(name)  # raises ModelUnavailable with the command to run
+        fields = [f for f in schema.PROCESSED_SCHEMA.fields if f.name in row]
+        frame = self.spark.createDataFrame([tuple(row[f.name] for f in fields)], StructType(fields))
+        return model.transform(frame).select(vector_to_array("probability").alias("p")).first().p
 
     # --- answers ------------------------------------------------------------------------------------
     def promo_probability(self, profile: dict) -> dict:
