@@ -66,6 +66,29 @@ class Config:
     app_concurrency: int = 4
     app_queue_size: int = 256
 
+    # --- streaming (shopsense.streaming, docs/streaming.md) ------------------------------------------
+    # Event-time semantics: Spark interval strings, used verbatim by withWatermark() and window().
+    stream_watermark: str = "2 minutes"
+    stream_window: str = "1 minute"
+    # Micro-batch trigger of `shopsense stream run` (not used with --available-now).
+    stream_trigger: str = "5 seconds"
+    # One file per micro-batch (0 = no limit): every query then cuts the input into the same micro-batches, so all see
+    # the same watermark per batch and the data-quality query's late-row count equals what the window
+    # queries dropped. Larger files, not more files per batch, raise the throughput.
+    stream_max_files_per_trigger: int = 1
+    # Anomaly rule: robust z-score |0.6745 (x - median) / MAD| above this flags a purchase or a window.
+    stream_anomaly_z: float = 3.5
+    # A window's revenue is compared with the median of up to this many previous finalised windows,
+    stream_revenue_history: int = 10
+    # needs at least this many of them before it can be flagged,
+    stream_revenue_min_history: int = 5
+    # and must also differ from that median by at least this fraction of it ("sharply").
+    stream_revenue_min_change: float = 0.5
+    # Simulator: rows of the generator used as the source when there is no processed data.
+    stream_generator_rows: int = 20_000
+    # In-memory SQL tables of `shopsense stream run` keep at most this many (newest) rows each.
+    stream_memory_rows: int = 50_000
+
     # --- folders under the project home -------------------------------------------------------------
     @property
     def raw_dir(self) -> Path:
@@ -94,6 +117,24 @@ class Config:
     def model_dir(self, name: str) -> Path:
         """Folder of one trained model: `pipeline/` (PipelineModel), `metrics.json` (model card)."""
         return self.models_dir / name
+
+    @property
+    def stream_input_dir(self) -> Path:
+        """The folder the streaming pipeline watches."""
+        return self.stream_dir / "input"
+
+    @property
+    def stream_tmp_dir(self) -> Path:
+        """The simulator writes a file here first, then renames it into stream_input_dir (atomic)."""
+        return self.stream_dir / "tmp"
+
+    @property
+    def stream_checkpoint_dir(self) -> Path:
+        return self.stream_dir / "checkpoints"
+
+    @property
+    def stream_output_dir(self) -> Path:
+        return self.stream_dir / "output"
 
     # --- well-known files ---------------------------------------------------------------------------
     @property

@@ -1,0 +1,248 @@
+"""The five queries of the real-time layer as pure DataFrame -> DataFrame functions.
+
+They work on streaming DataFrames (inside `shopsense stream run`) and on static ones alike: the tests use
+the static form as the batch oracle. Window columns come out flat as `window_start` / `window_end`.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from shopsense import schema
+from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.source import EVENT_ID, EVENT_TIME, FILE_TIME, RULES, STREAM_COLUMNS
+
+AMOUNT = "purchase_amount_usd"
+# 0.6745 = the 75th percentile of the standard normal: it makes the MAD comparable to a standard deviation,
+# so a robust z-score reads like an ordinary one (Iglewicz & Hoaglin's "modified z-score").
+MAD_TO_Z = 0.6745
+# A MAD of zero (all reference amounts equal) would make every other amount infinitely far; floor it at
+# this fraction of the median, and at one dollar.
+MAD_FLOOR_FRACTION = 0.05
+MAD_FLOOR_USD = 1.0
+
+
+def _windowed(df: DataFrame, window: str, *keys: Column | str):
+    return df.groupBy(F.window(EVENT_TIME, window).alias("window"), *keys)
+
+
+def _flat_window(df: DataFrame) -> DataFrame:
+    return df.select(
+        F.col("window.start").alias("window_start"),
+        F.col("window.end").alias("window_end"),
+        *[c for c in df.columns if c != "window"],
+    )
+
+
+def _revenue() -> Column:
+    return F.round(F.sum(AMOUNT), 2).alias("revenue")
+
+
+def _avg(column: str, name: str, digits: int = 2) -> Column:
+    return F.round(F.avg(F.col(column).cast("double")), digits).alias(name)
+
+
+# --- 1. sales KPIs ---------------------------------------------------------------------------------------
+def sales_kpis(events: DataFrame, window: str) -> DataFrame:
+    """Per window: orders, revenue, average order value and distinct customers.
+
+    Distinct customers is approx_count_distinct (HyperLogLog++, ~5 % relative standard error): exact
+    distinct counts are not supported in streaming aggregations.
+    """
+    agg = _windowed(events, window).agg(
+        F.count(F.lit(1)).alias("orders"),
+        _revenue(),
+        F.round(F.sum(AMOUNT) / F.count(F.lit(1)), 2).alias("avg_order_value"),
+        F.approx_count_distinct("customer_id").alias("distinct_customers_approx"),
+    )
+    return _flat_window(agg)
+
+
+# --- 2. category performance -----------------------------------------------------------------------------
+def category_performance(events: DataFrame, window: str) -> DataFrame:
+    agg = _windowed(events, window, "category").agg(
+        F.count(F.lit(1)).alias("orders"),
+        _revenue(),
+        _avg(AMOUNT, "avg_amount"),
+        _avg("review_rating", "avg_rating"),
+        _avg("promo_code_used", "promo_rate", 3),
+        _avg("discount_applied", "discount_rate", 3),
+    )
+    return _flat_window(agg)
+
+
+# --- 3. customer behaviour -------------------------------------------------------------------------------
+def customer_behaviour(events: DataFrame, window: str) -> DataFrame:
+    agg = _windowed(events, window, schema.age_group_column().alias("age_group"), "gender").agg(
+        F.count(F.lit(1)).alias("orders"),
+        _revenue(),
+        _avg(AMOUNT, "avg_amount"),
+        F.approx_count_distinct("customer_id").alias("distinct_customers_approx"),
+        _avg("subscription_status", "subscriber_share", 3),
+        _avg("previous_purchases", "avg_previous_purchases", 1),
+    )
+    return _flat_window(agg)
+
+
+# --- 4. anomalies ----------------------------------------------------------------------------------------
+def _median(column: str) -> Column:
+    return F.percentile(F.col(column), F.lit(0.5))
+
+
+def reference_stats(purchases: DataFrame) -> DataFrame:
+    """Per item: median and MAD (median absolute deviation) of the purchase amount in `purchases`.
+
+    Items absent from `purchases` fall back to their category's statistics, then to all purchases, so
+    every item of the contract has a row.
+    """
+    def stats(df: DataFrame, *keys: str) -> DataFrame:
+        medians = df.groupBy(*keys).agg(_median(AMOUNT).alias("ref_median"))
+        deviations = df.join(medians, list(keys)) if keys else df.crossJoin(medians)
+        return deviations.groupBy(*keys).agg(
+            F.first("ref_median").alias("ref_median"),
+            F.percentile(F.abs(F.col(AMOUNT) - F.col("ref_median")), F.lit(0.5)).alias("ref_mad"),
+        )
+
+    spark = purchases.sparkSession
+    items = spark.createDataFrame(list(schema.CATEGORY_OF_ITEM.items()), "item_purchased string, category string")
+    per_item = stats(purchases, "item_purchased").withColumnsRenamed(
+        {"ref_median": "item_median", "ref_mad": "item_mad"})
+    per_category = stats(purchases, "category").withColumnsRenamed(
+        {"ref_median": "category_median", "ref_mad": "category_mad"})
+    overall = stats(purchases)
+    joined = items.join(per_item, "item_purchased", "left").join(per_category, "category", "left").crossJoin(overall)
+    median = F.coalesce("item_median", "category_median", "ref_median")
+    mad = F.when(F.col("item_median").isNotNull(), F.col("item_mad")).otherwise(
+        F.coalesce("category_mad", "ref_mad"))
+    floor = F.greatest(median * MAD_FLOOR_FRACTION, F.lit(MAD_FLOOR_USD))
+    return joined.select(
+        "item_purchased",
+        median.alias("ref_median"),
+        F.greatest(mad, floor).alias("ref_mad"),
+    )
+
+
+def score_purchases(events: DataFrame, reference: DataFrame, z_threshold: float) -> DataFrame:
+    """Adds `ref_median`, the robust z-score `amount_z` and `is_outlier` (|z| > z_threshold) per purchase."""
+    z = F.lit(MAD_TO_Z) * (F.col(AMOUNT) - F.col("ref_median")) / F.col("ref_mad")
+    scored = events.join(F.broadcast(reference), "item_purchased", "left")
+    return scored.withColumn("amount_z", F.round(z, 3)).withColumn(
+        "is_outlier", F.coalesce(F.abs(F.col("amount_z")) > z_threshold, F.lit(False)))
+
+
+OUTLIER_FIELDS: tuple[str, ...] = (EVENT_ID, EVENT_TIME, "customer_id", "item_purchased", "category", AMOUNT,
+                                   "ref_median", "amount_z")
+
+
+def anomaly_windows(scored: DataFrame, window: str) -> DataFrame:
+    """Per window: orders, revenue and the list of outlier purchases (the input of the anomaly sink)."""
+    outlier = F.when(F.col("is_outlier"), F.struct(*OUTLIER_FIELDS))
+    agg = _windowed(scored, window).agg(
+        F.count(F.lit(1)).alias("orders"),
+        _revenue(),
+        F.collect_list(outlier).alias("outliers"),  # collect_list skips the nulls of normal purchases
+    )
+    return _flat_window(agg)
+
+
+ALERT_COLUMNS: tuple[str, ...] = ("kind", "window_start", "window_end", EVENT_ID, EVENT_TIME, "customer_id",
+                                  "item_purchased", "category", "value", "expected", "score")
+
+
+def purchase_alerts(windows: DataFrame) -> DataFrame:
+    """One alert row per outlier purchase of the given windows."""
+    exploded = windows.select("window_start", "window_end", F.explode("outliers").alias("o"))
+    return exploded.select(
+        F.lit("purchase_amount").alias("kind"),
+        "window_start",
+        "window_end",
+        *[F.col(f"o.{name}").alias(name) for name in (EVENT_ID, EVENT_TIME, "customer_id", "item_purchased",
+                                                         "category")],
+        F.col(f"o.{AMOUNT}").cast("double").alias("value"),
+        F.col("o.ref_median").cast("double").alias("expected"),
+        F.col("o.amount_z").cast("double").alias("score"),
+    )
+
+
+def _array_median(values: Column) -> Column:
+    ordered = F.array_sort(values)
+    n = F.size(ordered)
+    low = F.try_element_at(ordered, F.floor((n + 1) / 2).cast("int"))
+    high = F.try_element_at(ordered, F.ceil((n + 1) / 2).cast("int"))
+    return F.when(n > 0, (low + high) / 2)
+
+
+def revenue_alerts(windows: DataFrame, history: int, min_history: int, z_threshold: float,
+                   min_change: float) -> DataFrame:
+    """Windows (with `is_new`) whose revenue deviates sharply from the recent level.
+
+    The recent level is the median revenue of up to `history` preceding windows (by window start); the
+    spread is their MAD (floored like the purchase rule). A new window is flagged when it has at least
+    `min_history` predecessors, its robust z-score exceeds `z_threshold` AND it differs from the level by at
+    least `min_change` x the level. Both conditions: the z-score alone fires on a too-quiet history, the
+    relative change alone ignores how noisy the history is.
+    """
+    previous = F.collect_list("revenue").over(Window.orderBy("window_start").rowsBetween(-history, -1))
+    level = _array_median(F.col("previous"))
+    spread = _array_median(F.transform("previous", lambda x: F.abs(x - F.col("level"))))
+    floor = F.greatest(F.col("level") * MAD_FLOOR_FRACTION, F.lit(MAD_FLOOR_USD))
+    scored = (
+        windows.withColumn("previous", previous)
+        .withColumn("level", level)
+        .withColumn("spread", F.greatest(spread, floor))
+        .withColumn("score", F.round(F.lit(MAD_TO_Z) * (F.col("revenue") - F.col("level")) / F.col("spread"), 3))
+    )
+    flagged = scored.filter(
+        F.col("is_new")
+        & (F.size("previous") >= min_history)
+        & (F.abs("score") > z_threshold)
+        & (F.abs(F.col("revenue") - F.col("level")) >= min_change * F.col("level"))
+    )
+    return flagged.select(
+        F.lit("window_revenue").alias("kind"),
+        "window_start",
+        "window_end",
+        *[F.lit(None).cast(t).alias(c) for c, t in ((EVENT_ID, "string"), (EVENT_TIME, "timestamp"),
+                                                    ("customer_id", "bigint"), ("item_purchased", "string"),
+                                                    ("category", "string"))],
+        F.col("revenue").cast("double").alias("value"),
+        F.round("level", 2).cast("double").alias("expected"),
+        F.col("score").cast("double"),
+    )
+
+
+# --- 5. data quality -------------------------------------------------------------------------------------
+def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None) -> DataFrame:
+    """Data quality of ONE micro-batch of parsed rows (a static DataFrame), per event-time window.
+
+    Rows are grouped by the window of their event time (rows whose event time cannot be read form the
+    group with a null window). Counts are additive: a window's totals are the sums over micro-batches.
+    A row is *late* when it is valid and its window had already closed, i.e. window end <= the watermark
+    in force for this micro-batch (`watermark_ms`, epoch ms; None = no watermark yet): exactly the rows the
+    windowed aggregations drop. Ingestion lag = processing time (`processed_at`) - event time.
+    """
+    # window() drops rows whose event time is null; compute the same epoch-aligned tumbling window by hand
+    # so that rows with an unreadable event time are still counted (in the null-window group).
+    width_ms = int(interval_seconds(window) * 1000)
+    start = F.timestamp_millis(F.floor(F.unix_millis(EVENT_TIME) / width_ms) * width_ms)
+    win = F.struct(start.alias("start"), (start + F.expr(f"INTERVAL {width_ms} MILLISECONDS")).alias("end"))
+    late = F.col("valid") & (F.col("window.end") <= F.timestamp_millis(F.lit(watermark_ms)))
+    lag_s = (F.unix_millis("processed_at") - F.unix_millis(EVENT_TIME)) / 1000.0
+    delay_s = (F.unix_millis("processed_at") - F.unix_millis(FILE_TIME)) / 1000.0
+    null_columns = [f"null_{schema.RAW_TO_PROCESSED.get(c, c)}" for c in STREAM_COLUMNS]
+    flagged = parsed.withColumn("window", win).withColumn(
+        "late", F.coalesce(late, F.lit(False)) if watermark_ms is not None else F.lit(False))
+    agg = flagged.groupBy("window").agg(
+        F.count(F.lit(1)).alias("rows_seen"),
+        F.count_if("valid").alias("rows_valid"),
+        F.count_if(~F.col("valid")).alias("rows_invalid"),
+        F.count_if("late").alias("rows_late"),
+        *[F.count_if(f"fail_{rule}").alias(f"fail_{rule}") for rule in RULES],
+        *[F.count_if(c).alias(c) for c in null_columns],
+        F.round(F.avg(lag_s), 3).alias("avg_ingestion_lag_s"),
+        F.round(F.max(lag_s), 3).alias("max_ingestion_lag_s"),
+        F.round(F.max(delay_s), 3).alias("max_file_to_processing_s"),
+        F.max(F.when(F.col("valid"), F.col(EVENT_TIME))).alias("max_valid_event_time"),
+        F.max("processed_at").alias("processed_at"),
+    )
+    return _flat_window(agg)

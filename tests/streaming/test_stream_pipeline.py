@@ -1,0 +1,139 @@
+"""End-to-end runs of the five queries with --available-now: batch oracle, late rows, restart, replay,
+malformed input, anomalies, memory tables and console."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from shopsense.config import load_config
+from shopsense.streaming import queries
+from shopsense.streaming.runner import QUERY_NAMES, read_output
+from shopsense.streaming.simulator import Simulator
+
+from stream_helpers import START, oracle_events, run_available_now, simulated_lines, write_stream_file
+
+pytestmark = pytest.mark.slow
+
+WINDOW_QUERIES = {
+    "sales_kpis": (queries.sales_kpis, ["window_start"]),
+    "category_performance": (queries.category_performance, ["window_start", "category"]),
+    "customer_behaviour": (queries.customer_behaviour, ["window_start", "age_group", "gender"]),
+}
+GARBAGE = ["this is not a purchase", "\x00\x01\x02 binary junk", "1,2,3"]
+
+
+def _output(spark, config, name):
+    df = read_output(spark, config, name)
+    assert df is not None, f"{name} wrote nothing"
+    return df.drop("batch_id")
+
+
+@pytest.fixture(scope="module")
+def restart(spark, pool, tmp_path_factory):
+    """Run 1 on 10 files; add 4 files, a file of late events and a garbage file; run 2 from the checkpoints;
+    then make Spark replay the last batch of every query (its commit deleted, as after a crash) in run 3."""
+    config = load_config(home=tmp_path_factory.mktemp("restart")).with_overrides(stream_max_files_per_trigger=0)
+    sim = Simulator(config, pool, batch_size=40, interval=30, seed=3, start_time=START, late_fraction=0.1,
+                    dirty_fraction=0.05, anomaly_fraction=0.02)
+    phase1 = [sim.write_batch(k) for k in range(10)]  # events 10:00 - 10:05
+    run1, _ = run_available_now(spark, config)
+    after_run1 = {name: _output(spark, config, name).collect() for name in WINDOW_QUERIES}
+
+    phase2 = [sim.write_batch(k) for k in range(10, 14)]  # 10:05 - 10:07
+    late = write_stream_file(config, "late.csv", simulated_lines(config, pool, start=START + timedelta(seconds=20),
+                                                                 interval=10, rows=8, seed=11))
+    garbage = write_stream_file(config, "garbage.csv", GARBAGE, header=False)
+    run2, lines2 = run_available_now(spark, config)
+    sql_rows = spark.sql("SELECT count(*) FROM sales_kpis").first()[0]
+    after_run2 = {name: sorted(map(tuple, _output(spark, config, name).collect()), key=repr) for name in QUERY_NAMES}
+
+    for name in QUERY_NAMES:
+        commits = config.stream_checkpoint_dir / name / "commits"
+        last = max(int(p.name) for p in commits.iterdir() if p.name.isdigit())
+        for path in (commits / str(last), commits / f".{last}.crc"):
+            path.unlink(missing_ok=True)
+    _, lines3 = run_available_now(spark, config)
+    return dict(config=config, phase1=phase1, phase2=phase2, late=late, garbage=garbage, run1=run1, run2=run2,
+                after_run1=after_run1, after_run2=after_run2, lines2=lines2, lines3=lines3, sql_rows=sql_rows)
+
+
+@pytest.fixture(scope="module")
+def oracle(spark, restart):
+    files1 = [f.path for f in restart["phase1"]]
+    files2 = [f.path for f in restart["phase2"]] + [restart["late"], restart["garbage"]]
+    return oracle_events(spark, restart["config"], [files1, files2])
+
+
+def test_windows_equal_the_batch_oracle(spark, restart, oracle):
+    events, _, final_watermark_ms = oracle
+    config = restart["config"]
+    for name, (query, _) in WINDOW_QUERIES.items():
+        expected = query(events, config.stream_window).filter(
+            F.unix_millis("window_end") <= final_watermark_ms)
+        assert expected.count() >= 4
+        assertDataFrameEqual(_output(spark, config, name), expected)
+
+
+def test_late_rows_are_excluded_and_counted(spark, restart, oracle):
+    _, late_rows, _ = oracle
+    dq = _output(spark, restart["config"], "data_quality")
+    assert late_rows >= 8  # at least the hand-made file of events from 10:00:20-10:00:30
+    assert dq.agg(F.sum("rows_late")).first()[0] == late_rows
+    first_window = _output(spark, restart["config"], "sales_kpis").filter(
+        F.col("window_start") == START.replace(tzinfo=None)).first()
+    expected_orders = sum(1 for row in restart["after_run1"]["sales_kpis"] if row["window_start"] ==
+                          START.replace(tzinfo=None) for _ in range(row["orders"]))
+    assert first_window["orders"] == expected_orders  # the late events did not change a closed window
+
+
+def test_restart_keeps_every_window_exactly_once(spark, restart):
+    config = restart["config"]
+    for name, (_, keys) in WINDOW_QUERIES.items():
+        out = _output(spark, config, name)
+        assert out.count() == out.select(*keys).distinct().count(), f"duplicated windows in {name}"
+        first_run = {tuple(r) for r in restart["after_run1"][name]}
+        assert first_run and first_run <= {tuple(r) for r in out.collect()}  # kept, unchanged
+        assert out.count() > len(first_run)  # and run 2 added the windows it closed
+
+
+def test_replayed_batch_is_not_written_twice(spark, restart):
+    config = restart["config"]
+    for name in QUERY_NAMES:
+        assert sorted(map(tuple, _output(spark, config, name).collect()), key=repr) == restart["after_run2"][name]
+    assert any("replayed batch" in line for line in restart["lines3"])
+
+
+def test_malformed_rows_are_counted_and_the_stream_survives(spark, restart):
+    config = restart["config"]
+    assert restart["run2"].failure() is None
+    dq = _output(spark, config, "data_quality").agg(
+        F.sum("rows_seen").alias("seen"), F.sum("fail_malformed_row").alias("malformed"),
+        F.sum("rows_invalid").alias("invalid")).first()
+    files = restart["phase1"] + restart["phase2"]
+    simulated_malformed = sum(f.dirty["extra_column"] + f.dirty["missing_column"] for f in files)
+    assert dq["malformed"] == simulated_malformed + len(GARBAGE)
+    assert dq["invalid"] == sum(sum(f.dirty.values()) for f in files) + len(GARBAGE)
+    assert dq["seen"] == sum(f.rows for f in files) + 8 + len(GARBAGE)
+
+
+def test_injected_anomalies_are_caught_and_normal_traffic_rarely_flagged(spark, restart, oracle):
+    events, _, final_watermark_ms = oracle
+    closed = events.filter(F.unix_millis(F.window("event_time", "1 minute").end) <= final_watermark_ms)
+    closed_ids = {r[0] for r in closed.select("event_id").collect()}
+    injected = {i for f in restart["phase1"] + restart["phase2"] for i in f.anomaly_event_ids} & closed_ids
+    alerts = _output(spark, restart["config"], "anomalies").filter(F.col("kind") == "purchase_amount")
+    flagged = {r[0] for r in alerts.select("event_id").collect()}
+    assert len(injected) >= 5
+    assert injected <= flagged
+    false_alarms = flagged - injected
+    assert len(false_alarms) < 0.02 * (len(closed_ids) - len(injected))
+
+
+def test_memory_tables_console_and_progress(restart):
+    assert restart["sql_rows"] == len(restart["run2"].sinks["sales_kpis"].memory.rows) > 0
+    assert any(line.startswith("[sales_kpis] batch") for line in restart["lines2"])
+    assert any(line.startswith("[data_quality] batch") for line in restart["lines2"])
+    assert any(line.startswith("[progress] ") and "watermark" in line for line in restart["lines2"])
