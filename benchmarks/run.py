@@ -123,7 +123,8 @@ def bench_size(rows: int, reps: int, cores: int, work: Path) -> dict:
     medians = {engine: median_metrics(runs[engine], rows) for engine in ENGINES}
     ratio = {phase: medians["spark"][phase]["wall_s"] / medians["duckdb"][phase]["wall_s"]
              for phase in (*PHASES, "total")}
-    return {"rows": rows, "csv": str(csv), "csv_mib": csv.stat().st_size / 2**20,
+    return {"rows": rows, "measured": time.strftime("%Y-%m-%d %H:%M"), "reps": reps,
+            "csv": str(csv), "csv_mib": csv.stat().st_size / 2**20,
             "rows_clean": runs["spark"][0]["rows_clean"], "results_equal": True, "checked": checked,
             "load_average_1min": {"min": min(load), "max": max(load), "median": statistics.median(load)},
             **medians, "ratio_spark_over_duckdb": ratio}
@@ -131,12 +132,13 @@ def bench_size(rows: int, reps: int, cores: int, work: Path) -> dict:
 
 def markdown(report: dict) -> str:
     lines = [
-        f"Measured {report['finished']} on {report['machine']['cores']} cores, "
-        f"{report['machine']['memory_gib']:.0f} GiB RAM; {report['reps']} repetitions per engine and size, "
-        f"medians; Spark {report['machine']['spark']} `local[{report['cores']}]`, DuckDB "
-        f"{report['machine']['duckdb']} with `threads={report['cores']}`. Results were checked equal first.",
+        f"{report['machine']['cores']} cores, {report['machine']['memory_gib']:.0f} GiB RAM; medians of the "
+        f"repetitions (reps) per engine and size; Spark {report['machine']['spark']} `local[{report['cores']}]`, "
+        f"DuckDB {report['machine']['duckdb']} with `threads={report['cores']}`. Results were checked equal first. "
+        "Load avg = the machine's 1-minute load average before the runs (min-max; 2 cores: above 2 means "
+        "other processes competed for the CPU).",
         "",
-        "| rows | CSV MiB | phase | ShopSense s | DuckDB s | ratio | ShopSense rows/s | DuckDB rows/s "
+        "| rows (reps, measured) | CSV MiB | phase | ShopSense s | DuckDB s | ratio | ShopSense rows/s | DuckDB rows/s "
         "| ShopSense peak MiB | DuckDB peak MiB | ShopSense CPU s | DuckDB CPU s | load avg |",
         "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -146,7 +148,7 @@ def markdown(report: dict) -> str:
         for phase in (*PHASES, "total"):
             label = {"total": "end to end + start-up"}.get(phase, phase.replace("_", " "))
             lines.append(
-                f"| {size['rows']:,} | {size['csv_mib']:.0f} | {label} | {s[phase]['wall_s']:.1f} | "
+                f"| {size['rows']:,} ({size['reps']}x, {size['measured']}) | {size['csv_mib']:.0f} | {label} | {s[phase]['wall_s']:.1f} | "
                 f"{d[phase]['wall_s']:.1f} | **{size['ratio_spark_over_duckdb'][phase]:.1f}x** | "
                 f"{s[phase]['rows_per_s']:,.0f} | {d[phase]['rows_per_s']:,.0f} | {s[phase]['peak_rss_mib']:,.0f} | "
                 f"{d[phase]['peak_rss_mib']:,.0f} | {s[phase]['cpu_s']:.1f} | {d[phase]['cpu_s']:.1f} | "
@@ -174,9 +176,11 @@ def main(argv: list[str] | None = None) -> dict:
     import pyspark
 
     RESULTS.mkdir(parents=True, exist_ok=True)
+    latest = RESULTS / "latest.json"
+    # Sizes measured by earlier runs (e.g. `make bench SIZES=5000000` alone) are kept unless re-measured.
+    earlier = json.loads(latest.read_text())["sizes"] if latest.exists() else []
     report = {
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cores": args.cores, "reps": args.reps, "dirty_fraction": DIRTY_FRACTION,
+        "cores": args.cores, "dirty_fraction": DIRTY_FRACTION,
         "machine": {"cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / 2**30,
                     "platform": platform.platform(), "python": platform.python_version(),
                     "spark": pyspark.__version__, "duckdb": duckdb.__version__},
@@ -184,9 +188,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     for rows in args.sizes:
         print(f"{rows:,} rows: generating/reusing the input, then {args.reps} x 2 runs", flush=True)
-        report["sizes"].append(bench_size(rows, args.reps, args.cores, RESULTS / "work"))
-        report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+        measured = bench_size(rows, args.reps, args.cores, RESULTS / "work")
+        earlier = [size for size in earlier if size["rows"] != rows] + [measured]
+        report["sizes"] = sorted(earlier, key=lambda size: size["rows"])
+        latest.write_text(json.dumps(report, indent=2))
     table = markdown(report)
     (RESULTS / "latest.md").write_text(table)
     if args.doc:

@@ -93,13 +93,13 @@ def test_compare_accepts_equal_outputs_and_catches_differences(duck_run, tmp_pat
 def test_results_table_goes_into_the_marked_section(tmp_path):
     phase = {"wall_s": 2.0, "rows_per_s": 500.0, "peak_rss_mib": 100.0, "cpu_s": 1.5}
     engine = {p: dict(phase) for p in ("startup", "ingest", "analyze", "end_to_end", "total")}
-    report = {"finished": "now", "cores": 2, "reps": 3,
+    report = {"cores": 2,
               "machine": {"cores": 2, "memory_gib": 24.0, "spark": "4.3.0", "duckdb": "1"},
-              "sizes": [{"rows": 1000, "csv_mib": 0.1, "spark": engine, "duckdb": engine,
+              "sizes": [{"rows": 1000, "reps": 3, "measured": "now", "csv_mib": 0.1, "spark": engine, "duckdb": engine,
                          "load_average_1min": {"min": 1.0, "max": 2.0},
                          "ratio_spark_over_duckdb": {p: 1.0 for p in ("ingest", "analyze", "end_to_end", "total")}}]}
     doc = tmp_path / "bench.md"
     doc.write_text("# B\n\nintro\n<!-- bench:results:begin -->\nold\n<!-- bench:results:end -->\n\nnotes\n")
     update_doc(doc, markdown(report))
     text = doc.read_text()
-    assert "old" not in text and "intro" in text and "notes" in text and "| 1,000 |" in text
+    assert "old" not in text and "intro" in text and "notes" in text and "| 1,000 (3x, now) |" in text
