@@ -30,9 +30,9 @@ def _check(condition: bool, what: str) -> None:
 
 
 def _multiset_diff(con, a: str, b: str, columns: str) -> int:
-    return con.execute(f"""SELECT (SELECT count(*) FROM (SELECT {columns} FROM {a} EXCEPT ALL SELECT {columns} FROM {b}))
-                                + (SELECT count(*) FROM (SELECT {columns} FROM {b} EXCEPT ALL SELECT {columns} FROM {a}))
-                       """).fetchone()[0]
+    only_in = "(SELECT count(*) FROM (SELECT {c} FROM {x} EXCEPT ALL SELECT {c} FROM {y}))"
+    return con.execute(f"SELECT {only_in.format(c=columns, x=a, y=b)} + {only_in.format(c=columns, x=b, y=a)}"
+                       ).fetchone()[0]
 
 
 def _decimals(values: pd.Series) -> int:

@@ -148,7 +148,8 @@ def markdown(report: dict) -> str:
         for phase in (*PHASES, "total"):
             label = {"total": "end to end + start-up"}.get(phase, phase.replace("_", " "))
             lines.append(
-                f"| {size['rows']:,} ({size['reps']}x, {size['measured']}) | {size['csv_mib']:.0f} | {label} | {s[phase]['wall_s']:.1f} | "
+                f"| {size['rows']:,} ({size['reps']}x, {size['measured']}) | {size['csv_mib']:.0f} | {label} | "
+                f"{s[phase]['wall_s']:.1f} | "
                 f"{d[phase]['wall_s']:.1f} | **{size['ratio_spark_over_duckdb'][phase]:.1f}x** | "
                 f"{s[phase]['rows_per_s']:,.0f} | {d[phase]['rows_per_s']:,.0f} | {s[phase]['peak_rss_mib']:,.0f} | "
                 f"{d[phase]['peak_rss_mib']:,.0f} | {s[phase]['cpu_s']:.1f} | {d[phase]['cpu_s']:.1f} | "
