@@ -149,6 +149,55 @@ def analyze(
     typer.echo(f"report: {analysis.report}")
 
 
+# --- machine learning (shopsense.ml) ------------------------------------------------------------------
+@app.command()
+def train(
+    ctx: typer.Context,
+    model: str = typer.Argument("all", help="Model to train: promo, season, recommender or all."),
+) -> None:
+    """Train ML models on the processed data; save them with a metrics.json model card under models/."""
+    from shopsense.ml.training import MODELS, headline, train_models
+
+    if model != "all" and model not in MODELS:
+        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
+    config = config_of(ctx)
+    trained = train_models(config, MODELS if model == "all" else (model,))
+    for name, (_, card) in trained.items():
+        typer.echo(f"{name}: {headline(card)}; {card['training_seconds']:.0f} s -> {config.model_dir(name)}")
+
+
+@app.command()
+def recommend(
+    ctx: typer.Context,
+    customer: int = typer.Option(..., "--customer", help="Customer id."),
+    k: int = typer.Option(5, "-k", "--top", min=1, help="Number of items."),
+) -> None:
+    """Print top-k product recommendations for a customer (never an item they already bought)."""
+    from shopsense.ml.inference import Predictor
+
+    result = Predictor(config_of(ctx)).recommend(customer, k)
+    typer.echo(f"customer {result['customer_id']}: {result['label']}")
+    for rank, item in enumerate(result["items"], 1):
+        typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")
+    typer.echo(f"already bought: {', '.join(result['already_bought']) or 'nothing'}")
+
+
+# --- application layer: the web app ---------------------------------------------------------------------
+@app.command("app")
+def app_command(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 = every interface)."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1,
+                                              help="Prediction requests served at once; default: the config's app_concurrency."),
+) -> None:
+    """Start the web app serving the saved models (never trains; no public share link)."""
+    from shopsense.app.server import serve
+
+    config = config_of(ctx)
+    serve(config, host=host, port=port, concurrency=concurrency or config.app_concurrency)
+
+
 def run() -> None:
     """Console-script entry point: user errors become one clear line and a non-zero exit code."""
     try:

@@ -26,6 +26,27 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class MLSettings:
+    """Seeds, split and model sizes of `shopsense train` (tests shrink them; see docs/ml.md)."""
+    seed: int = 42
+    test_fraction: float = 0.2  # share of CUSTOMERS (not rows) held out for the test split
+    leakage_auc_threshold: float = 0.95  # a feature that alone reaches this AUC is excluded
+    cv_folds: int = 2  # customer-grouped folds of the promo hyper-parameter search
+    promo_num_trees: tuple[int, ...] = (40,)
+    promo_max_depth: tuple[int, ...] = (4, 7)
+    season_num_trees: int = 40
+    season_max_depth: int = 6
+    # ALS: 25 items and a few purchases per customer call for a small rank and strong regularisation
+    # (measured on held-out purchases: rank 5 / regParam 1.0 beat rank 10 / 0.1, see docs/ml.md).
+    als_rank: int = 5
+    als_max_iter: int = 10
+    als_reg_param: float = 1.0
+    als_alpha: float = 1.0  # confidence scale of implicit feedback (purchase counts)
+    als_blocks: int = 2  # user/item blocks: small data, few cores; raise on a cluster
+    ranking_k: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     spark: SparkSettings = field(default_factory=SparkSettings)
@@ -39,6 +60,11 @@ class Config:
     basket_min_multi_item_share: float = 0.05
     # Long query results (e.g. one row per customer) show only their first rows in report.html.
     report_max_table_rows: int = 25
+    ml: MLSettings = field(default_factory=MLSettings)
+    # Web app: prediction requests served at once (shared by all tabs; see docs/app.md) and the most
+    # requests allowed to wait in the queue before new ones are told the queue is full.
+    app_concurrency: int = 4
+    app_queue_size: int = 256
 
     # --- folders under the project home -------------------------------------------------------------
     @property
@@ -64,6 +90,10 @@ class Config:
     @property
     def stream_dir(self) -> Path:
         return self.home / "stream"
+
+    def model_dir(self, name: str) -> Path:
+        """Folder of one trained model: `pipeline/` (PipelineModel), `metrics.json` (model card)."""
+        return self.models_dir / name
 
     # --- well-known files ---------------------------------------------------------------------------
     @property

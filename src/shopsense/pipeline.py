@@ -85,10 +85,18 @@ def _analyze(ctx: RunContext) -> StageResult:
         ])
 
 
+def _train(ctx: RunContext) -> StageResult:
+    from shopsense.ml.training import headline, train_models
+
+    trained = train_models(ctx.config, spark=ctx.spark)
+    return StageResult(notes=[f"{name}: {headline(card)}" for name, (_, card) in trained.items()])
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("generate", "generate the embedded default data", _generate),
     Stage("ingest", "validate, quarantine, de-duplicate, write Parquet", _ingest),
     Stage("analyze", "EDA, KPIs, plots, SQL suite, HTML report", _analyze),
+    Stage("train", "promo, season and recommender models with model cards", _train),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
