@@ -61,6 +61,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Parquet/CSV written by one run must be read identically by the next, on any machine.
         "spark.sql.parquet.compression.codec": "zstd",
         "spark.sql.ansi.enabled": "true",
+        # toPandas() of a query result (e.g. one row per customer) through Arrow, not row by row in Python.
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     if not settings.master.startswith("local"):
         # Executors start Python workers with the driver's interpreter unless the user chose one.

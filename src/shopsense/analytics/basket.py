@@ -41,7 +41,11 @@ def basket_stats(purchases: DataFrame, column: str, config: Config) -> BasketSta
         F.coalesce(F.sum((F.col("size") >= 2).cast("long")), F.lit(0)).alias("multi"),
         F.coalesce(F.avg("size"), F.lit(0.0)).alias("avg_size"),
     ).first()
-    total, multi = int(row["baskets"]), int(row["multi"])
+    return basket_verdict(column, int(row["baskets"]), int(row["multi"]), float(row["avg_size"]), config)
+
+
+def basket_verdict(column: str, total: int, multi: int, avg_size: float, config: Config) -> BasketStats:
+    """The statistics and the degenerate verdict from the three counts (any engine can compute them)."""
     share = multi / total if total else 0.0
     degenerate = share < config.basket_min_multi_item_share
     if degenerate:
@@ -54,9 +58,9 @@ def basket_stats(purchases: DataFrame, column: str, config: Config) -> BasketSta
     else:
         message = (
             f"{total:,} baskets (customers), {multi:,} ({share:.1%}) with 2+ different {column} values, "
-            f"{float(row['avg_size']):.2f} on average."
+            f"{avg_size:.2f} on average."
         )
-    return BasketStats(column, total, multi, round(float(row["avg_size"]), 4), degenerate, message)
+    return BasketStats(column, total, multi, round(avg_size, 4), degenerate, message)
 
 
 def fpgrowth_pair_rules(purchases: DataFrame, column: str, min_support: float) -> DataFrame:

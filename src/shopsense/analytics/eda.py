@@ -50,9 +50,9 @@ def profile(spark, view: str) -> pd.DataFrame:
     return spark.sql(profile_sql(view)).toPandas()[PROFILE_COLUMNS]
 
 
-def totals(spark, view: str) -> dict:
-    """Whole-log numbers in one aggregation."""
-    row = spark.sql(f"""
+def totals_sql(view: str) -> str:
+    """Whole-log numbers in one aggregation (portable SQL: the benchmark runs it on DuckDB too)."""
+    return f"""
         SELECT COUNT(*) AS rows,
                COUNT(DISTINCT customer_id) AS customers,
                ROUND(SUM(purchase_amount_usd), 2) AS revenue,
@@ -61,8 +61,12 @@ def totals(spark, view: str) -> dict:
                AVG(CASE WHEN promo_code_used THEN 1.0 ELSE 0.0 END) AS promo_rate,
                AVG(CASE WHEN discount_applied THEN 1.0 ELSE 0.0 END) AS discount_rate
         FROM {view}
-    """).first()
-    return row.asDict()
+    """
+
+
+def totals(spark, view: str) -> dict:
+    """Whole-log numbers in one aggregation."""
+    return spark.sql(totals_sql(view)).first().asDict()
 
 
 def _top(frame: pd.DataFrame, dimension: str, by: str) -> str:

@@ -19,7 +19,9 @@ from shopsense.io import write_json
 from shopsense.ingest import correlation
 from shopsense.ingest.atomic import stage_parquet, staged_outputs
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE, read_header, read_raw
-from shopsense.ingest.split import CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes
+from shopsense.ingest.split import (
+    CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
+)
 from shopsense.ingest.validate import REASONS, to_processed, validate
 
 RAW_LINE = "raw_line"
@@ -41,7 +43,7 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
     started = time.perf_counter()
     path = str(input_path or config.default_raw_csv)
     header = read_header(spark, path)  # raises ShopSenseError before anything is written
-    classified = classify(validate(read_raw(spark, path, header))).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = classify(validate(deduplicate(read_raw(spark, path, header)))).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = count_outcomes(classified)
         with staged_outputs() as staged:
