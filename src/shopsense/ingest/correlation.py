@@ -1,4 +1,4 @@
-"""Correlation of the numeric features (Pearson and Spearman, Spark SQL `corr` in one aggregation).
+"""Correlation of the numeric features (Spark ML VectorAssembler + Correlation, Pearson and Spearman).
 
 Feature-reduction rule, per method: every pair with |r| > threshold is a candidate. Pairs are taken from the
 strongest down; when neither feature of a pair is dropped yet, the one with the higher mean |r| against all
@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pyspark.sql import DataFrame, Window
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.stat import Correlation
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shopsense import schema
@@ -58,45 +60,23 @@ class Correlations:
 def correlations(df: DataFrame, threshold: float, features: tuple[str, ...] = FEATURES) -> Correlations:
     """Pearson and Spearman matrices of `features` over all rows of `df`.
 
-    Spearman = Pearson on average ranks (ties share the mean of their positions, like pandas). The ranks come
-    from the distinct values only (a small aggregation and a window over it, joined back), so the whole
-    computation is two passes over the data and one aggregation with every `corr` pair, instead of Spark
-    ML's per-method jobs with a full sort of every column for Spearman.
+    One aggregation (row count, constant columns), then one Spark ML job per method.
     """
-    numeric = df.select(*[F.col(f).cast("double").alias(f) for f in features])
-    ranked = numeric
-    for f in features:
-        ranked = ranked.join(F.broadcast(_average_ranks(numeric, f)), on=f)
-    pairs = [(i, j) for i in range(len(features)) for j in range(i + 1, len(features))]
-    stats = ranked.agg(
-        F.count(F.lit(1)).alias("rows"),
-        *[(F.min(f) == F.max(f)).alias(f"constant_{i}") for i, f in enumerate(features)],
-        *[F.corr(features[i], features[j]).alias(f"pearson_{i}_{j}") for i, j in pairs],
-        *[F.corr(f"_rank_{features[i]}", f"_rank_{features[j]}").alias(f"spearman_{i}_{j}") for i, j in pairs],
-    ).first()
+    stats = df.agg(F.count(F.lit(1)).alias("rows"),
+                   *[(F.min(f) == F.max(f)).alias(f) for f in features]).first()
     rows = stats["rows"]
-    constant = tuple(f for i, f in enumerate(features) if stats[f"constant_{i}"])
-    matrices = {}
-    for method in METHODS:
-        matrix = np.full((len(features), len(features)), np.nan)
-        if rows >= 2:  # fewer rows: undefined everywhere
-            for i, j in pairs:
-                value = stats[f"{method}_{i}_{j}"]  # null when a column is constant
-                matrix[i, j] = matrix[j, i] = np.nan if value is None else value
-            for i, f in enumerate(features):  # like numpy/pandas: undefined on the diagonal of a constant column
-                matrix[i, i] = np.nan if f in constant else 1.0
-        matrices[method] = matrix
+    constant = tuple(f for f in features if stats[f])
+    if rows < 2:  # Spark refuses (covariance of <= 1 row)
+        undefined = np.full((len(features), len(features)), np.nan)
+        return Correlations(features, rows, constant, {m: undefined for m in METHODS}, threshold)
+    assembler = VectorAssembler(inputCols=list(features), outputCol="features_vector")
+    vectors = assembler.transform(df.select(*[F.col(f).cast("double") for f in features])).select("features_vector")
+    matrices = {m: Correlation.corr(vectors, "features_vector", m).head()[0].toArray() for m in METHODS}
+    for matrix in matrices.values():
+        for f in constant:  # Spark puts 1.0 on the diagonal even there; like numpy/pandas, say undefined
+            i = features.index(f)
+            matrix[i, i] = np.nan
     return Correlations(features, rows, constant, matrices, threshold)
-
-
-def _average_ranks(numeric: DataFrame, feature: str) -> DataFrame:
-    """(value, `_rank_<feature>`): 1-based average rank of each distinct value of `feature`."""
-    below = Window.orderBy(feature).rowsBetween(Window.unboundedPreceding, -1)
-    counts = numeric.groupBy(feature).agg(F.count(F.lit(1)).alias("_ties"))
-    return counts.select(
-        feature,
-        (F.coalesce(F.sum("_ties").over(below), F.lit(0)) + (F.col("_ties") + 1) / 2).alias(f"_rank_{feature}"),
-    )
 
 
 def reduction_candidates(result: Correlations, method: str) -> list[dict]:
