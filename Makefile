@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test browser clean
+.PHONY: install run test browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/shopsense generate
-	$(VENV)/bin/shopsense ingest
+	$(VENV)/bin/shopsense run
 
 # Headless Chromium for the browser tests (report screenshot, web app). Installed from Debian when missing.
 browser:
@@ -26,6 +25,13 @@ browser:
 
 test: install browser
 	$(PY) -m pytest
+
+# ShopSense vs DuckDB (docs/benchmarks.md). `make bench SIZES=1000000 REPS=3`; DOC=docs/benchmarks.md
+# rewrites the results table of that file.
+SIZES ?= 100000 1000000 5000000
+REPS ?= 3
+bench: install
+	PYTHONPATH=src:. $(PY) -m benchmarks.run --sizes $(SIZES) --reps $(REPS) $(if $(DOC),--doc $(DOC))
 
 clean:
 	rm -rf data reports models stream spark-warehouse metastore_db

@@ -56,6 +56,148 @@ def generate(
     typer.echo(f"wrote {rows:,} rows (seed {seed}, dirty fraction {dirty_fraction}) to {path}")
 
 
+def _stage_list(values: Optional[list[str]]) -> list[str] | None:
+    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    return names or None
+
+
+@app.command("run")
+def run_all(
+    ctx: typer.Context,
+    input: Optional[Path] = typer.Option(None, "--input", "-i",
+                                         help="Your CSV (public format) instead of the generated default data."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these stages (repeat or comma list)."),
+    skip: Optional[list[str]] = typer.Option(None, "--skip", help="Skip these stages (repeat or comma list)."),
+) -> None:
+    """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
+    from shopsense.pipeline import run_pipeline
+
+    run_pipeline(config_of(ctx), input, _stage_list(only), _stage_list(skip))
+
+
+# --- ingestion (shopsense.ingest) -------------------------------------------------------------------------
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    input_path: Optional[str] = typer.Option(
+        None, "--input", "-i",
+        help="CSV file, folder of CSV files or glob (any Spark path) [default: data/raw/shopping_trends.csv]."),
+) -> None:
+    """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
+    from shopsense.ingest.pipeline import ingest as run_ingest
+    from shopsense.spark import get_spark
+
+    config = config_of(ctx)
+    summary = run_ingest(get_spark(config.spark), config, input_path)
+    for line in ingest_report_lines(summary):
+        typer.echo(line)
+
+
+def ingest_report_lines(summary: dict) -> list[str]:
+    """The short human summary of an ingest run (the JSON summary holds everything)."""
+    lines = [
+        f"ingested {summary['input']} in {summary['seconds']} s",
+        f"  rows read {summary['rows_read']:,} = clean {summary['rows_clean']:,}"
+        f" + quarantined {summary['rows_quarantined']:,} + duplicate {summary['rows_duplicate']:,}",
+    ]
+    if summary["reasons"]:
+        top = sorted(summary["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append("  quarantine reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
+    if summary["ignored_columns"]:
+        lines.append("  ignored extra columns: " + ", ".join(summary["ignored_columns"]))
+    corr = summary["correlation"]
+    candidates = corr["candidates"]
+    lines.append(
+        f"  correlation (|r| > {corr['threshold']}): "
+        + ("; ".join(f"{c['method']} {c['feature_a']}~{c['feature_b']} r={c['r']:.2f} -> drop {c['drop']}"
+                     for c in candidates) if candidates else "no feature-reduction candidates")
+        + (f" ({corr['note']})" if corr["note"] else "")
+    )
+    outputs = summary["outputs"]
+    lines.append(f"  clean data -> {outputs['processed']}; quarantine -> {outputs['quarantine']}")
+    lines.append(f"  reports -> {outputs['correlation_png']}, {outputs['summary']}")
+    return lines
+
+
+# --- analytics & BI -------------------------------------------------------------------------------------
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    min_support: Optional[float] = typer.Option(
+        None, "--min-support", min=0.0, max=1.0,
+        help="Market basket: minimum share of baskets holding a pair [default: config basket_min_support]."),
+) -> None:
+    """EDA, KPIs, plots, the analytical SQL suite and reports/report.html from the processed data."""
+    from shopsense.analytics.eda import format_kpis
+    from shopsense.analytics.pipeline import analyze as run_analysis
+    from shopsense.io import require_processed
+    from shopsense.spark import get_spark
+
+    config = config_of(ctx)
+    if min_support is not None:
+        config = config.with_overrides(basket_min_support=min_support)
+    require_processed(config)  # fail fast, before starting Spark
+    analysis = run_analysis(get_spark(config.spark), config)
+    for line in format_kpis(analysis.kpis):
+        typer.echo(f"  {line}")
+    for stats in analysis.baskets.values():
+        typer.echo(f"market basket: {stats.message}")
+    typer.echo(f"KPIs: {config.kpis_json}")
+    typer.echo(f"distributions: {config.distributions_csv}")
+    typer.echo(f"plots ({len(analysis.plots)}): {config.plots_dir}")
+    typer.echo(f"query results ({len(analysis.results)} CSV files): {config.queries_dir}")
+    typer.echo(f"basket summary: {config.basket_summary_json}")
+    typer.echo(f"report: {analysis.report}")
+
+
+# --- machine learning (shopsense.ml) ------------------------------------------------------------------
+@app.command()
+def train(
+    ctx: typer.Context,
+    model: str = typer.Argument("all", help="Model to train: promo, season, recommender or all."),
+) -> None:
+    """Train ML models on the processed data; save them with a metrics.json model card under models/."""
+    from shopsense.ml.training import MODELS, headline, train_models
+
+    if model != "all" and model not in MODELS:
+        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
+    config = config_of(ctx)
+    trained = train_models(config, MODELS if model == "all" else (model,))
+    for name, (_, card) in trained.items():
+        typer.echo(f"{name}: {headline(card)}; {card['training_seconds']:.0f} s -> {config.model_dir(name)}")
+
+
+@app.command()
+def recommend(
+    ctx: typer.Context,
+    customer: int = typer.Option(..., "--customer", help="Customer id."),
+    k: int = typer.Option(5, "-k", "--top", min=1, help="Number of items."),
+) -> None:
+    """Print top-k product recommendations for a customer (never an item they already bought)."""
+    from shopsense.ml.inference import Predictor
+
+    result = Predictor(config_of(ctx)).recommend(customer, k)
+    typer.echo(f"customer {result['customer_id']}: {result['label']}")
+    for rank, item in enumerate(result["items"], 1):
+        typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")
+    typer.echo(f"already bought: {', '.join(result['already_bought']) or 'nothing'}")
+
+
+# --- application layer: the web app ---------------------------------------------------------------------
+@app.command("app")
+def app_command(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 = every interface)."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1,
+                                              help="Prediction requests served at once; default: the config's app_concurrency."),
+) -> None:
+    """Start the web app serving the saved models (never trains; no public share link)."""
+    from shopsense.app.server import serve
+
+    config = config_of(ctx)
+    serve(config, host=host, port=port, concurrency=concurrency or config.app_concurrency)
+
 # --- streaming: `shopsense stream simulate | run` (shopsense.streaming, docs/streaming.md) ----------------
 SQL_ROWS_SHOWN = 50  # rows of `stream run --sql` printed per refresh
 stream_app = typer.Typer(help="Real-time layer: a file-stream simulator and the Structured Streaming pipeline.",

@@ -20,7 +20,30 @@ class SparkSettings:
     shuffle_partitions: int = 8
     driver_memory: str = "2g"
     log_level: str = "ERROR"
+    # Where the JVM's own stderr goes (None: the terminal). The CLI sets it to logs/spark.log.
+    log_file: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MLSettings:
+    """Seeds, split and model sizes of `shopsense train` (tests shrink them; see docs/ml.md)."""
+    seed: int = 42
+    test_fraction: float = 0.2  # share of CUSTOMERS (not rows) held out for the test split
+    leakage_auc_threshold: float = 0.95  # a feature that alone reaches this AUC is excluded
+    cv_folds: int = 2  # customer-grouped folds of the promo hyper-parameter search
+    promo_num_trees: tuple[int, ...] = (40,)
+    promo_max_depth: tuple[int, ...] = (4, 7)
+    season_num_trees: int = 40
+    season_max_depth: int = 6
+    # ALS: 25 items and a few purchases per customer call for a small rank and strong regularisation
+    # (measured on held-out purchases: rank 5 / regParam 1.0 beat rank 10 / 0.1, see docs/ml.md).
+    als_rank: int = 5
+    als_max_iter: int = 10
+    als_reg_param: float = 1.0
+    als_alpha: float = 1.0  # confidence scale of implicit feedback (purchase counts)
+    als_blocks: int = 2  # user/item blocks: small data, few cores; raise on a cluster
+    ranking_k: int = 5
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,18 @@ class Config:
     default_seed: int = DEFAULT_SEED
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
+    # Market basket: a pair is reported when at least this share of baskets (customers) holds both.
+    basket_min_support: float = 0.01
+    # Baskets are degenerate (pair statistics meaningless) when fewer than this share hold 2+ distinct items.
+    basket_min_multi_item_share: float = 0.05
+    # Long query results (e.g. one row per customer) show only their first rows in report.html.
+    report_max_table_rows: int = 25
+    ml: MLSettings = field(default_factory=MLSettings)
+    # Web app: prediction requests served at once (shared by all tabs; see docs/app.md) and the most
+    # requests allowed to wait in the queue before new ones are told the queue is full.
+    app_concurrency: int = 4
+    app_queue_size: int = 256
+
     # --- streaming (shopsense.streaming, docs/streaming.md) ------------------------------------------
     # Event-time semantics: Spark interval strings, used verbatim by withWatermark() and window().
     stream_watermark: str = "2 minutes"
@@ -80,6 +115,10 @@ class Config:
     def stream_dir(self) -> Path:
         return self.home / "stream"
 
+    def model_dir(self, name: str) -> Path:
+        """Folder of one trained model: `pipeline/` (PipelineModel), `metrics.json` (model card)."""
+        return self.models_dir / name
+
     @property
     def stream_input_dir(self) -> Path:
         """The folder the streaming pipeline watches."""
@@ -107,6 +146,49 @@ class Config:
     def ingest_summary(self) -> Path:
         return self.reports_dir / "ingest_summary.json"
 
+    # --- ingestion outputs (shopsense.ingest) ----------------------------------------------------------
+    @property
+    def quarantine_rows_dir(self) -> Path:
+        """Rejected rows of the last ingest (Parquet: original string values + reason codes)."""
+        return self.quarantine_dir / "shopping"
+
+    @property
+    def correlation_csv(self) -> Path:
+        return self.reports_dir / "correlation.csv"
+
+    @property
+    def correlation_json(self) -> Path:
+        return self.reports_dir / "correlation.json"
+
+    @property
+    def correlation_png(self) -> Path:
+        return self.reports_dir / "correlation_heatmap.png"
+
+    # --- analytics outputs (`shopsense analyze`) ---------------------------------------------------
+    @property
+    def kpis_json(self) -> Path:
+        return self.reports_dir / "kpis.json"
+
+    @property
+    def distributions_csv(self) -> Path:
+        return self.reports_dir / "distributions.csv"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.reports_dir / "plots"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.reports_dir / "queries"
+
+    @property
+    def basket_summary_json(self) -> Path:
+        return self.reports_dir / "basket_summary.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.reports_dir / "report.html"
+
     def with_overrides(self, **kwargs) -> "Config":
         return replace(self, **kwargs)
 
@@ -117,5 +199,6 @@ def load_config(home: str | Path | None = None, master: str | None = None, verbo
     spark = SparkSettings(
         master=master or os.environ.get(ENV_MASTER) or SparkSettings.master,
         log_level="WARN" if verbose else SparkSettings.log_level,
+        log_file=None if verbose else str(home_path / "logs" / "spark.log"),
     )
     return Config(home=home_path, spark=spark)

@@ -3,3 +3,11 @@
 
 class ShopSenseError(Exception):
     """A mistake the user can fix (bad input, missing prerequisite); the message says how."""
+
+
+class InvalidInput(ShopSenseError):
+    """A profile, customer id or k given to the ML inference API is missing, of the wrong type or unknown."""
+
+
+class ModelUnavailable(ShopSenseError):
+    """A model was asked for that is not trained (yet); the message names the command that trains it."""

@@ -10,12 +10,18 @@ from shopsense.config import Config
 from shopsense.errors import ShopSenseError
 
 
-def read_processed(spark, config: Config):
-    """The clean purchase log written by `shopsense ingest` (Parquet, processed schema)."""
+def require_processed(config: Config) -> Path:
+    """The processed data folder, or ShopSenseError when `shopsense ingest` has not run (checked before
+    starting Spark, so the user gets the message at once)."""
     path = config.processed_dir
     if not (path / "_SUCCESS").exists() and not any(path.glob("*.parquet")):
         raise ShopSenseError(f"no processed data in {path}: run `shopsense ingest` first")
-    return spark.read.parquet(str(path))
+    return path
+
+
+def read_processed(spark, config: Config):
+    """The clean purchase log written by `shopsense ingest` (Parquet, processed schema)."""
+    return spark.read.parquet(str(require_processed(config)))
 
 
 def write_json(data: Any, path: Path) -> Path:

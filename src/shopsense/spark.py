@@ -5,6 +5,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from shopsense.config import SparkSettings
@@ -43,6 +45,10 @@ def check_java() -> int:
     return major
 
 
+def launched_by_spark_submit() -> bool:
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
     conf = {
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
@@ -55,7 +61,12 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Parquet/CSV written by one run must be read identically by the next, on any machine.
         "spark.sql.parquet.compression.codec": "zstd",
         "spark.sql.ansi.enabled": "true",
+        # toPandas() of a query result (e.g. one row per customer) through Arrow, not row by row in Python.
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
+    if not settings.master.startswith("local"):
+        # Executors start Python workers with the driver's interpreter unless the user chose one.
+        conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
     if settings.log_level.upper() in ("ERROR", "FATAL", "OFF"):
         # Silence the JVM from its first line (before setLogLevel can run): no banner, no WARN noise.
         log4j = Path(__file__).with_name("log4j2.properties")
@@ -70,9 +81,36 @@ def get_spark(settings: SparkSettings | None = None):
     check_java()
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    builder = SparkSession.builder.appName(settings.app_name)
+    if not launched_by_spark_submit():
+        # Under spark-submit the JVM already runs with spark-submit's --master; do not override it.
+        builder = builder.master(settings.master)
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with _jvm_stderr_to(settings.log_file):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     return spark
+
+
+@contextmanager
+def _jvm_stderr_to(log_file: str | None):
+    """Start the JVM with its stderr in `log_file` (the JVM inherits file descriptor 2 at launch).
+
+    The JVM prints start-up banners (module warnings, log-level hints) before any log configuration can
+    act; the CLI keeps them in a log file unless --verbose, so users see ShopSense's output only.
+    """
+    if not log_file:
+        yield
+        return
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)

@@ -1,0 +1,105 @@
+"""Where ShopSense spends its time, with measures that stay meaningful on a busy machine.
+
+    python -m benchmarks.profile [--rows 50000] [--reps 2] [--cores 2]
+
+One warm Spark session; `ingest` and every step of `analyze` run `--reps` times. For each step: wall time,
+CPU seconds of this process tree (Python + JVM: unlike wall time, barely inflated by other processes
+competing for the cores), and the number of Spark jobs and stages it ran (each job is at least one pass
+over its input). Use it to compare a change before/after; `make bench` gives the real timings.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks.inputs import input_csv
+from shopsense.config import SparkSettings, load_config
+
+
+def tree_cpu() -> float:
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+class Meter:
+    def __init__(self, spark) -> None:
+        self.spark = spark
+        self.rows: dict[str, list[tuple[float, float, int, int]]] = {}
+        self._group = 0
+
+    def __call__(self, name: str, fn, *args):
+        self._group += 1
+        group = f"g{self._group}"
+        self.spark.sparkContext.setJobGroup(group, name)
+        wall, cpu = time.perf_counter(), tree_cpu()
+        value = fn(*args)
+        wall, cpu = time.perf_counter() - wall, tree_cpu() - cpu
+        tracker = self.spark.sparkContext.statusTracker()
+        jobs = tracker.getJobIdsForGroup(group)
+        stages = sum(len(info.stageIds) for info in map(tracker.getJobInfo, jobs) if info)
+        self.rows.setdefault(name, []).append((wall, cpu, len(jobs), stages))
+        return value
+
+    def table(self) -> str:
+        lines = [f"{'step':<34} {'wall s':>8} {'cpu s':>8} {'jobs':>5} {'stages':>6}"]
+        for name, runs in self.rows.items():
+            wall, cpu = (statistics.median(r[i] for r in runs) for i in (0, 1))
+            lines.append(f"{name:<34} {wall:8.2f} {cpu:8.2f} {runs[-1][2]:5d} {runs[-1][3]:6d}")
+        return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--only", choices=("ingest", "analyze"))
+    args = parser.parse_args()
+
+    from shopsense.analytics import eda
+    from shopsense.analytics.basket import basket_stats
+    from shopsense.analytics.pipeline import analyze, load_purchases
+    from shopsense.analytics.queries import QUERIES, VIEW, run_query
+    from shopsense.ingest.pipeline import ingest
+    from shopsense.spark import get_spark
+
+    home = Path(tempfile.mkdtemp(prefix="shopsense-profile-"))
+    settings = SparkSettings(master=f"local[{args.cores}]", log_file=str(home / "spark.log"))
+    config = load_config(home=home).with_overrides(spark=settings)
+    csv = input_csv(args.rows)
+    spark = get_spark(settings)
+    meter = Meter(spark)
+    meter("warm-up ingest (not a measure)", ingest, spark, config, csv)
+    for _ in range(args.reps):
+        if args.only != "analyze":
+            meter("ingest", ingest, spark, config, csv)
+        if args.only != "ingest":
+            meter("analyze (whole)", analyze, spark, config)
+            purchases = meter("  load + cache", lambda: load_purchases(spark, config))
+            meter("  totals (fills the cache)", eda.totals, spark, VIEW)
+            meter("  profile", eda.profile, spark, VIEW)
+            for query in QUERIES:
+                if "basket_column" in query.params:
+                    meter(f"  basket_stats {query.params['basket_column']}", basket_stats, purchases,
+                          query.params["basket_column"], config)
+                meter(f"  {query.name}", run_query, spark, query, config)
+            purchases.unpersist()
+    print(f"{args.rows:,} rows, local[{args.cores}], load average {psutil.getloadavg()[0]:.1f}")
+    print(meter.table())
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Exploratory profile and headline KPIs of the purchase log.
+
+All distributions come from ONE Spark aggregation: every row is unpivoted into (dimension, value) pairs
+and grouped once, giving purchases (rows), customers (DISTINCT customer ids, never rows) and revenue per
+value of every dimension. The result is tiny (a few hundred rows) and goes to pandas for plots and KPIs.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from shopsense import schema
+
+# Profiled dimensions: name in the output -> SQL expression (cast to string so one column holds all).
+DIMENSIONS: dict[str, str] = {
+    "age": "CAST(age AS STRING)",
+    "age_group": schema.age_group_sql("age"),
+    "gender": "gender",
+    "category": "category",
+    "item_purchased": "item_purchased",
+    "season": "season",
+    "location": "location",
+    "payment_method": "payment_method",
+    "shipping_type": "shipping_type",
+    "size": "size",
+    "color": "color",
+    "review_rating": "CAST(ROUND(review_rating, 1) AS STRING)",
+    "subscription_status": "CAST(subscription_status AS STRING)",
+    "discount_applied": "CAST(discount_applied AS STRING)",
+    "promo_code_used": "CAST(promo_code_used AS STRING)",
+    "frequency_of_purchases": "frequency_of_purchases",
+}
+PROFILE_COLUMNS = ["dimension", "value", "purchases", "customers", "revenue"]
+
+
+def profile_sql(view: str) -> str:
+    structs = ", ".join(f"named_struct('dimension', '{name}', 'value', {expr})" for name, expr in DIMENSIONS.items())
+    return f"""
+        SELECT d.dimension, d.value,
+               COUNT(*) AS purchases,
+               COUNT(DISTINCT customer_id) AS customers,
+               ROUND(SUM(purchase_amount_usd), 2) AS revenue
+        FROM {view} LATERAL VIEW inline(array({structs})) d AS dimension, value
+        GROUP BY d.dimension, d.value
+        ORDER BY d.dimension, d.value
+    """
+
+
+def profile(spark, view: str) -> pd.DataFrame:
+    """purchases, distinct customers and revenue per value of every dimension in DIMENSIONS."""
+    return spark.sql(profile_sql(view)).toPandas()[PROFILE_COLUMNS]
+
+
+def totals_sql(view: str) -> str:
+    """Whole-log numbers in one aggregation (portable SQL: the benchmark runs it on DuckDB too)."""
+    return f"""
+        SELECT COUNT(*) AS rows,
+               COUNT(DISTINCT customer_id) AS customers,
+               ROUND(SUM(purchase_amount_usd), 2) AS revenue,
+               AVG(purchase_amount_usd) AS avg_amount,
+               AVG(review_rating) AS avg_rating,
+               AVG(CASE WHEN promo_code_used THEN 1.0 ELSE 0.0 END) AS promo_rate,
+               AVG(CASE WHEN discount_applied THEN 1.0 ELSE 0.0 END) AS discount_rate
+        FROM {view}
+    """
+
+
+def totals(spark, view: str) -> dict:
+    """Whole-log numbers in one aggregation."""
+    return spark.sql(totals_sql(view)).first().asDict()
+
+
+def _top(frame: pd.DataFrame, dimension: str, by: str) -> str:
+    """The value with the highest `by`; ties go to the alphabetically first value."""
+    rows = frame[frame["dimension"] == dimension].sort_values([by, "value"], ascending=[False, True])
+    return str(rows.iloc[0]["value"])
+
+
+def kpis(totals_row: dict, profile_frame: pd.DataFrame) -> dict:
+    """Headline KPIs. Customer counts and shares are of distinct customers."""
+    customers = int(totals_row["customers"])
+    genders = profile_frame[profile_frame["dimension"] == "gender"].sort_values("value")
+    subscribers = profile_frame[(profile_frame["dimension"] == "subscription_status")
+                                & (profile_frame["value"] == "true")]["customers"].sum()
+    return {
+        "rows": int(totals_row["rows"]),
+        "distinct_customers": customers,
+        "total_revenue_usd": float(totals_row["revenue"]),
+        "avg_transaction_value_usd": round(float(totals_row["avg_amount"]), 2),
+        "avg_purchases_per_customer": round(int(totals_row["rows"]) / customers, 2),
+        "avg_review_rating": round(float(totals_row["avg_rating"]), 2),
+        "top_category_by_count": _top(profile_frame, "category", "purchases"),
+        "top_category_by_revenue": _top(profile_frame, "category", "revenue"),
+        "gender_split": {
+            str(g["value"]): {"customers": int(g["customers"]), "share": round(g["customers"] / customers, 4)}
+            for _, g in genders.iterrows()
+        },
+        "subscriber_share": round(int(subscribers) / customers, 4),
+        "promo_code_rate": round(float(totals_row["promo_rate"]), 4),
+        "discount_rate": round(float(totals_row["discount_rate"]), 4),
+    }
+
+
+def format_kpis(k: dict) -> list[str]:
+    """Human-readable KPI lines (printed by the CLI, shown in the report)."""
+    genders = ", ".join(f"{g} {v['share']:.1%} ({v['customers']:,})" for g, v in k["gender_split"].items())
+    return [
+        f"rows: {k['rows']:,}",
+        f"distinct customers: {k['distinct_customers']:,}",
+        f"total revenue: ${k['total_revenue_usd']:,.2f}",
+        f"average transaction value: ${k['avg_transaction_value_usd']:,.2f}",
+        f"top category by count: {k['top_category_by_count']}",
+        f"top category by revenue: {k['top_category_by_revenue']}",
+        f"gender split (distinct customers): {genders}",
+        f"subscribers: {k['subscriber_share']:.1%} of customers",
+        f"promo code / discount rate: {k['promo_code_rate']:.1%} / {k['discount_rate']:.1%} of purchases",
+    ]

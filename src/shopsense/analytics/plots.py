@@ -1,0 +1,154 @@
+"""EDA plots as PNG files (matplotlib, headless Agg backend), drawn from the small profile frame."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from shopsense import schema  # noqa: E402
+
+METRIC_LABELS = {
+    "purchases": "Purchases (count)",
+    "customers": "Customers (distinct count)",
+    "revenue": "Revenue (USD)",
+}
+BOOLEAN_LABELS = {"true": "Yes", "false": "No"}
+COLOR = "#3b6ea8"
+SECOND_COLOR = "#e08a3c"
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str
+    title: str
+    caption: str  # one line: what the plot shows
+    path: Path
+
+
+@dataclass(frozen=True)
+class BarSpec:
+    name: str
+    dimension: str
+    metrics: tuple[str, ...]  # one panel per metric
+    title: str
+    caption: str
+    order: tuple[str, ...] | None = None  # natural order of values; None = by the first metric, largest first
+    horizontal: bool = False
+
+
+BAR_SPECS: tuple[BarSpec, ...] = (
+    BarSpec("age_groups", "age_group", ("customers", "revenue"), "Customers and revenue by age group",
+            "Distinct customers and revenue in each age group of the data contract.",
+            order=tuple(label for label, _, _ in schema.AGE_GROUPS)),
+    BarSpec("gender", "gender", ("customers", "revenue"), "Customers and revenue by gender",
+            "Distinct customers and revenue per gender."),
+    BarSpec("category", "category", ("purchases", "revenue"), "Purchases and revenue by category",
+            "How many purchases each category gets and how much revenue it brings."),
+    BarSpec("season", "season", ("purchases", "revenue"), "Purchases and revenue by season",
+            "Seasonal volume and revenue.", order=schema.SEASONS),
+    BarSpec("item", "item_purchased", ("revenue",), "Revenue by item",
+            "Revenue of every item, largest first.", horizontal=True),
+    BarSpec("state", "location", ("revenue",), "Revenue by state",
+            "Revenue of every state, largest first.", horizontal=True),
+    BarSpec("payment_method", "payment_method", ("purchases", "revenue"), "Payment methods",
+            "Purchases and revenue per payment method."),
+    BarSpec("shipping_type", "shipping_type", ("purchases", "revenue"), "Shipping types",
+            "Purchases and revenue per shipping type."),
+    BarSpec("size", "size", ("purchases",), "Purchases by size", "Purchases per clothing size.",
+            order=schema.SIZES),
+    BarSpec("color", "color", ("purchases",), "Purchases by colour", "Purchases per colour, most popular first.",
+            horizontal=True),
+    BarSpec("review_rating", "review_rating", ("purchases",), "Review rating distribution",
+            "Number of purchases per review rating (1-5 stars, 0.1 steps)."),
+    BarSpec("subscription", "subscription_status", ("customers", "revenue"), "Subscribers vs non-subscribers",
+            "Distinct customers and revenue by subscription status."),
+    BarSpec("frequency", "frequency_of_purchases", ("customers",), "Stated purchase frequency",
+            "Distinct customers per stated purchase frequency.", order=schema.FREQUENCIES),
+)
+
+
+def _values(profile: pd.DataFrame, spec: BarSpec) -> pd.DataFrame:
+    rows = profile[profile["dimension"] == spec.dimension].copy()
+    if spec.order:
+        position = {v: i for i, v in enumerate(spec.order)}
+        rows["_pos"] = rows["value"].map(lambda v: position.get(v, len(position)))
+        rows = rows.sort_values(["_pos", "value"])
+    elif spec.dimension == "review_rating":
+        rows = rows.assign(_pos=rows["value"].astype(float)).sort_values("_pos")
+    else:
+        rows = rows.sort_values([spec.metrics[0], "value"], ascending=[False, True])
+    rows["label"] = rows["value"].map(lambda v: BOOLEAN_LABELS.get(v, v))
+    return rows
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def bar_plot(profile: pd.DataFrame, spec: BarSpec, folder: Path) -> Plot:
+    rows = _values(profile, spec)
+    panels = len(spec.metrics)
+    if spec.horizontal:
+        height = max(3.5, 0.24 * len(rows) + 1.2)
+        fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, height), squeeze=False)
+    else:
+        fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
+    for ax, metric, color in zip(axes[0], spec.metrics, (COLOR, SECOND_COLOR)):
+        if spec.horizontal:
+            ax.barh(rows["label"], rows[metric], color=color)
+            ax.invert_yaxis()  # largest on top
+            ax.set_xlabel(METRIC_LABELS[metric])
+            ax.set_ylabel(spec.dimension.replace("_", " ").capitalize())
+        else:
+            ax.bar(rows["label"], rows[metric], color=color)
+            ax.set_ylabel(METRIC_LABELS[metric])
+            ax.set_xlabel(spec.dimension.replace("_", " ").capitalize())
+            if len(rows) > 6:
+                ax.tick_params(axis="x", labelrotation=60)
+        ax.set_title(METRIC_LABELS[metric].split(" (")[0])
+        ax.grid(axis="x" if spec.horizontal else "y", alpha=0.3)
+    fig.suptitle(spec.title, fontweight="bold")
+    return Plot(spec.name, spec.title, spec.caption, _save(fig, folder / f"{spec.name}.png"))
+
+
+def age_histogram(profile: pd.DataFrame, folder: Path) -> Plot:
+    ages = profile[profile["dimension"] == "age"]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.hist(ages["value"].astype(int), bins=range(15, 105, 5), weights=ages["customers"], color=COLOR,
+            edgecolor="white")
+    ax.set_xlabel("Age (years, 5-year bins)")
+    ax.set_ylabel(METRIC_LABELS["customers"])
+    ax.set_title("Customer age distribution", fontweight="bold")
+    ax.grid(axis="y", alpha=0.3)
+    return Plot("age_histogram", "Customer age distribution",
+                "Distinct customers per 5-year age bin.", _save(fig, folder / "age_histogram.png"))
+
+
+def rates_plot(kpis: dict, folder: Path) -> Plot:
+    names = ["Subscribers\n(of customers)", "Promo code used\n(of purchases)", "Discount applied\n(of purchases)"]
+    rates = [kpis["subscriber_share"] * 100, kpis["promo_code_rate"] * 100, kpis["discount_rate"] * 100]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    bars = ax.bar(names, rates, color=[COLOR, SECOND_COLOR, "#5a9e6f"])
+    ax.bar_label(bars, fmt="%.1f%%")
+    ax.set_ylabel("Rate (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Subscription, promo code and discount rates", fontweight="bold")
+    ax.grid(axis="y", alpha=0.3)
+    return Plot("rates", "Subscription, promo code and discount rates",
+                "Share of distinct customers who subscribe, and of purchases with a promo code or a discount.",
+                _save(fig, folder / "rates.png"))
+
+
+def write_plots(profile: pd.DataFrame, kpis: dict, folder: Path) -> list[Plot]:
+    """Every EDA plot, in report order."""
+    return [age_histogram(profile, folder), *(bar_plot(profile, spec, folder) for spec in BAR_SPECS),
+            rates_plot(kpis, folder)]

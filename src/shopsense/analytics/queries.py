@@ -1,0 +1,113 @@
+"""The analytical SQL suite: named, documented Spark SQL files under `sql/`, run by one runner.
+
+Every `.sql` file starts with a header of `-- key: value` comment lines (name, question, columns,
+tie-break, ...) and reads the temporary view `purchases` (the processed data, cached once per run). A few
+placeholders are filled in before running: the age-group CASE expression of the data contract, sort
+orders for age groups and seasons, and the market-basket column and minimum support. Each result is
+registered as a temporary view under its name (so later queries may build on earlier ones) and saved as
+one CSV file with a header.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from shopsense import schema
+from shopsense.config import Config
+
+VIEW = "purchases"
+HEADER_LINE = re.compile(r"^--\s*([a-z-]+):\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str  # result name: reports/queries/<name>.csv and the temp view of its result
+    file: str  # SQL file under sql/
+    params: dict[str, str] = field(default_factory=dict)  # query-specific placeholders
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    name: str
+    sql: str
+    header: dict[str, str]  # the file's `-- key: value` lines (question, columns, tie-break, ...)
+    frame: pd.DataFrame
+    path: Path | None = None  # where the CSV went
+
+
+def _case_order(column: str, labels: tuple[str, ...] | list[str]) -> str:
+    """SQL expression giving each label its position, for sorting labels in their natural order."""
+    whens = " ".join(f"WHEN '{label}' THEN {i}" for i, label in enumerate(labels, start=1))
+    return f"CASE {column} {whens} END"
+
+
+COMMON_PARAMS: dict[str, str] = {
+    "age_group": schema.age_group_sql("age"),
+    "age_group_order": _case_order("age_group", [label for label, _, _ in schema.AGE_GROUPS]),
+    "season_order": _case_order("season", schema.SEASONS),
+}
+
+BASKET_ITEMS = Query("market_basket_items", "market_basket.sql",
+                     {"basket_column": "item_purchased", "basket_label": "items"})
+BASKET_CATEGORIES = Query("market_basket_categories", "market_basket.sql",
+                          {"basket_column": "category", "basket_label": "categories"})
+
+# The suite, in run (and report) order. clv_segment_summary reads the customer_lifetime_value view.
+QUERIES: tuple[Query, ...] = (
+    Query("top_categories_by_age_group", "top_categories_by_age_group.sql"),
+    Query("subscription_impact", "subscription_impact.sql"),
+    Query("promotion_effectiveness", "promotion_effectiveness.sql"),
+    Query("payment_shipping_preferences", "payment_shipping_preferences.sql"),
+    Query("seasonal_trends", "seasonal_trends.sql"),
+    Query("customer_lifetime_value", "customer_lifetime_value.sql"),
+    Query("clv_segment_summary", "clv_segment_summary.sql"),
+    Query("geographic_patterns", "geographic_patterns.sql"),
+    BASKET_ITEMS,
+    BASKET_CATEGORIES,
+    Query("demographic_segments", "demographic_segments.sql"),
+)
+
+
+def render_sql(query: Query, config: Config) -> str:
+    """The query's SQL text with every placeholder filled in."""
+    text = resources.files("shopsense.analytics").joinpath("sql", query.file).read_text(encoding="utf-8")
+    params = {**COMMON_PARAMS, "min_support": repr(float(config.basket_min_support)), **query.params}
+    return text.format(**params)
+
+
+def parse_header(sql: str) -> dict[str, str]:
+    """The leading `-- key: value` comment lines; indented `--` lines continue the previous key."""
+    header: dict[str, str] = {}
+    key = None
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        match = HEADER_LINE.match(line)
+        if match:
+            key = match.group(1)
+            header[key] = match.group(2).strip()
+        elif key:
+            header[key] += "\n" + line.lstrip("-").strip()
+    return header
+
+
+def run_query(spark, query: Query, config: Config) -> QueryResult:
+    """Run one query on the `purchases` view; its (small, aggregated) result comes back as pandas."""
+    sql = render_sql(query, config)
+    result = spark.sql(sql)
+    result.createOrReplaceTempView(query.name)
+    return QueryResult(query.name, sql, parse_header(sql), result.toPandas())
+
+
+def save_csv(result: QueryResult, folder: Path) -> QueryResult:
+    """One CSV file with a header per query (results are small: aggregated before leaving Spark)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.name}.csv"
+    tmp = path.with_name(f".{path.name}.tmp")
+    result.frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return QueryResult(result.name, result.sql, result.header, result.frame, path)

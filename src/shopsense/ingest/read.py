@@ -1,0 +1,127 @@
+"""Reading the raw CSV: header check first, then every column as a string with an explicit schema.
+
+Nothing is inferred. The header line decides the positional read schema: each of the 18 contract columns is
+read under its snake_case name, unknown extra columns under a placeholder name (read so that the token count
+check still sees them, then dropped), and `_corrupt_record` keeps the raw line of rows Spark cannot parse
+into exactly that many fields (too many or too few tokens).
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+from dataclasses import dataclass, replace
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from shopsense import schema
+from shopsense.errors import ShopSenseError
+
+CORRUPT_RECORD = "_corrupt_record"
+SOURCE_FILE = "source_file"
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Header:
+    """The checked header of the input: read schema fields in file order and the ignored extra columns."""
+
+    fields: tuple[str, ...]  # one per header column: a processed column name or an `_ignored_<i>` placeholder
+    ignored: tuple[str, ...]  # header names of the extra columns, as written in the file
+    files: tuple[str, ...] = ()  # the input files whose header was checked
+
+    def read_schema(self) -> StructType:
+        return StructType(
+            [StructField(name, StringType(), nullable=True) for name in self.fields]
+            + [StructField(CORRUPT_RECORD, StringType(), nullable=True)]
+        )
+
+
+def split_header(line: str) -> list[str]:
+    """Column names of a header line: CSV quoting honoured, BOM and surrounding whitespace removed."""
+    names = next(csv.reader([line.lstrip(BOM)], skipinitialspace=True), [])
+    return [name.strip() for name in names]
+
+
+def check_header(names: list[str], source: str = "input") -> Header:
+    """Map header names onto the contract, or raise ShopSenseError naming the missing/duplicated columns."""
+    known = set(schema.RAW_COLUMNS)
+    duplicated = sorted({n for n in names if n in known and names.count(n) > 1})
+    if duplicated:
+        raise ShopSenseError(f"{source}: column(s) appear more than once in the header: {_quoted(duplicated)}")
+    missing = [c for c in schema.RAW_COLUMNS if c not in names]
+    unknown = [n for n in names if n not in known]
+    if missing:
+        hints = [_rename_hint(column, unknown) for column in missing]
+        raise ShopSenseError(
+            f"{source}: missing required column(s) {'; '.join(hints)}. "
+            f"Expected the header: {', '.join(schema.RAW_COLUMNS)}"
+        )
+    fields = tuple(schema.RAW_TO_PROCESSED.get(n, f"_ignored_{i}") for i, n in enumerate(names))
+    return Header(fields=fields, ignored=tuple(unknown))
+
+
+def _rename_hint(column: str, unknown: list[str]) -> str:
+    lowered = {n.lower(): n for n in unknown}
+    close = difflib.get_close_matches(column.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"'{column}' (found '{lowered[close[0]]}': renamed or misspelled?)" if close else f"'{column}'"
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def input_files(spark: SparkSession, path: str) -> list[str]:
+    """The files behind `path` (a file, a folder of CSV files or a glob), via Spark: any file system works."""
+    try:
+        files = spark.read.text(path).inputFiles()
+    except AnalysisException as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
+            raise ShopSenseError(f"input not found: {path}") from None
+        raise
+    if not files:
+        raise ShopSenseError(f"no input files in {path}")
+    return sorted(files)
+
+
+def read_header(spark: SparkSession, path: str) -> Header:
+    """Check the header of every input file (one tiny `limit(1)` job per file); all must agree."""
+    headers = {}
+    for file in input_files(spark, path):
+        first = spark.read.text(file).limit(1).collect()
+        names = split_header(first[0].value) if first else []
+        if not any(names):
+            raise ShopSenseError(f"{file}: the file is empty (expected a header line: {', '.join(schema.RAW_COLUMNS)})")
+        headers[file] = names
+    first_file, names = next(iter(headers.items()))
+    for file, other in headers.items():
+        if other != names:
+            raise ShopSenseError(f"{file}: header differs from the one of {first_file}; all input files must match")
+    checked = check_header(names, source=first_file if len(headers) == 1 else path)
+    return replace(checked, files=tuple(headers))
+
+
+def read_raw(spark: SparkSession, path: str, header: Header) -> DataFrame:
+    """All rows as strings: the 18 contract columns (snake_case names), `_corrupt_record` and `source_file`.
+
+    PERMISSIVE mode keeps malformed rows (their raw line lands in `_corrupt_record`). `columnPruning` is off
+    because with it Spark tokenizes only the selected columns and silently stops flagging rows with too many
+    or too few fields (verified on Spark 4.3, see tests/ingest/test_read.py). Whitespace around separators is
+    not significant (it also lets a quoted field follow `, `).
+    """
+    raw = (
+        spark.read.schema(header.read_schema())
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        .option("columnPruning", False)
+        .option("ignoreLeadingWhiteSpace", True)
+        .option("ignoreTrailingWhiteSpace", True)
+        .option("encoding", "UTF-8")
+        .csv(path)
+    )
+    return raw.select(
+        *schema.PROCESSED_COLUMNS, CORRUPT_RECORD, F.col("_metadata.file_path").alias(SOURCE_FILE)
+    )

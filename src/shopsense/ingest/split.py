@@ -1,0 +1,85 @@
+"""Duplicates, the clean/quarantined/duplicate split, and its counts in one aggregation.
+
+Every row read gets exactly one status, checked by the invariant
+`rows_read = rows_clean + rows_quarantined + rows_duplicate` (computed independently in `count_outcomes`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from shopsense import schema
+from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE
+from shopsense.ingest.validate import REASON_CODES, REASONS
+
+STATUS = "status"
+COPIES = "_copies"  # how many times a distinct row was read
+CLEAN, QUARANTINED = "clean", "quarantined"  # every further copy of a row is a duplicate (counted)
+# Exact duplicates: the same string in every contract column and the same raw line (for malformed rows).
+DUPLICATE_KEY: tuple[str, ...] = (*schema.PROCESSED_COLUMNS, CORRUPT_RECORD)
+
+
+class InvariantError(RuntimeError):
+    """The counts do not add up: a bug, never a user mistake (no output is written)."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    rows_read: int
+    rows_clean: int
+    rows_quarantined: int
+    rows_duplicate: int
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantined rows per reason code (non-zero only)
+
+    def check(self) -> "Counts":
+        total = self.rows_clean + self.rows_quarantined + self.rows_duplicate
+        if self.rows_read != total:
+            raise InvariantError(
+                f"rows_read={self.rows_read} != rows_clean + rows_quarantined + rows_duplicate = {total}")
+        return self
+
+
+def deduplicate(raw: DataFrame) -> DataFrame:
+    """One row per distinct row (DUPLICATE_KEY), with `_copies` (how many times it was read) and the
+    `source_file` of its first occurrence. "First" = input order (file, then position in the file); the
+    copies are identical, so only the file can tell them apart and the earliest file is the smallest path.
+
+    One hash aggregation (no sort). The validation rules are a function of the key, so validating after
+    this step gives every copy the same reasons as before, and runs once per distinct row.
+    """
+    return raw.groupBy(*DUPLICATE_KEY).agg(F.min(SOURCE_FILE).alias(SOURCE_FILE), F.count(F.lit(1)).alias(COPIES))
+
+
+def classify(validated: DataFrame) -> DataFrame:
+    """Add `status` to de-duplicated, validated rows: `quarantined` when the row has reasons, else `clean`.
+    Every further copy (`_copies` - 1) is a `duplicate`: a repeated bad row is quarantined once."""
+    return validated.withColumn(STATUS, F.when(F.size(REASONS) > 0, F.lit(QUARANTINED)).otherwise(F.lit(CLEAN)))
+
+
+def count_outcomes(classified: DataFrame) -> Counts:
+    """All counts in ONE small aggregation: rows per (status, reason code).
+
+    Each row is exploded into its reasons when quarantined (else one row with no reason); its first exploded
+    row (position 0, or null when not exploded) counts the row itself and its copies, every exploded row
+    counts its reason.
+    """
+    exploded = classified.select(
+        STATUS, COPIES,
+        F.posexplode_outer(F.when(F.col(STATUS) == QUARANTINED, F.col(REASONS))).alias("pos", "reason"))
+    first = F.col("pos").isNull() | (F.col("pos") == 0)
+    groups = exploded.groupBy(STATUS, "reason").agg(
+        F.count(F.lit(1)).alias("mentions"),
+        F.sum(F.when(first, 1).otherwise(0)).alias("rows"),
+        F.sum(F.when(first, F.col(COPIES)).otherwise(0)).alias("copies"),
+    ).collect()
+    rows = {status: sum(g["rows"] for g in groups if g[STATUS] == status) for status in (CLEAN, QUARANTINED)}
+    reasons = {g["reason"]: g["mentions"] for g in groups if g["reason"] is not None}
+    return Counts(
+        rows_read=sum(g["copies"] for g in groups),
+        rows_clean=rows[CLEAN],
+        rows_quarantined=rows[QUARANTINED],
+        rows_duplicate=sum(g["copies"] - g["rows"] for g in groups),
+        reasons={code: reasons[code] for code in REASON_CODES if code in reasons},
+    ).check()

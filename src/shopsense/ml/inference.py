@@ -1,0 +1,195 @@
+"""The inference API of the trained models (used by the app): load once, answer single requests fast.
+
+Loading reads each saved PipelineModel once, plus small lookups (each customer's latest profile and
+purchase history, the popularity list, the ALS recommendations precomputed at training time), so that a
+request is one one-row Spark `PipelineModel.transform` (promo, season) or a dictionary lookup (recommend).
+Predictions always come from Spark's own fitted models: ShopSense does not re-implement model evaluation.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pyarrow.parquet as pq
+from pyspark.ml import PipelineModel
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from shopsense import schema
+from shopsense.config import Config
+from shopsense.errors import InvalidInput, ModelUnavailable, ShopSenseError
+from shopsense.io import read_processed
+from shopsense.ml import promo, recommender
+from shopsense.ml import season as season_model
+from shopsense.ml.model_card import CARD_FILE, PIPELINE_DIR, read_card
+
+PROMO_INPUTS: tuple[str, ...] = promo.CANDIDATES
+SEASON_INPUTS: tuple[str, ...] = tuple(c for c in season_model.FEATURES if c != "season")
+PROFILE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(PROMO_INPUTS + SEASON_INPUTS))
+_TYPES = {c.name: c.dtype for c in schema.COLUMNS}
+
+
+def _train_hint(name: str) -> str:
+    return f"run `shopsense train {name}`"
+
+
+def validate_value(column: str, value: Any) -> Any:
+    """One profile value checked against the data contract, converted to the processed type."""
+    if column in schema.VOCABULARIES:
+        if value not in schema.VOCABULARIES[column]:
+            raise InvalidInput(f"unknown {column} {value!r}; expected one of: {', '.join(schema.VOCABULARIES[column])}")
+        return value
+    if column in schema.BOOLEAN_COLUMNS:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in schema.TRUE_VALUES or text in schema.FALSE_VALUES:
+            return text in schema.TRUE_VALUES
+        raise InvalidInput(f"{column} must be yes/no (a boolean), got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{column} must be a number, got {value!r}") from None
+    low, high = schema.NUMERIC_RANGES[column]
+    if not (math.isfinite(number) and low <= number <= high):
+        raise InvalidInput(f"{column} must be between {low:g} and {high:g}, got {value!r}")
+    if _TYPES[column].typeName() in ("integer", "long"):
+        if number != int(number):
+            raise InvalidInput(f"{column} must be a whole number, got {value!r}")
+        return int(number)
+    return number
+
+
+def validate_profile(profile: Any, inputs: tuple[str, ...]) -> dict:
+    if not isinstance(profile, dict):
+        raise InvalidInput(f"a profile must be a dict with keys {', '.join(inputs)}")
+    missing = [c for c in inputs if c not in profile or profile[c] is None]
+    if missing:
+        raise InvalidInput(f"profile is missing: {', '.join(missing)}")
+    return {c: validate_value(c, profile[c]) for c in inputs}
+
+
+def _validate_k(k: Any, high: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= high:
+        raise InvalidInput(f"k must be a whole number between 1 and {high}, got {k!r}")
+    return k
+
+
+def _validate_customer(customer_id: Any) -> int:
+    if isinstance(customer_id, bool):
+        raise InvalidInput(f"customer id must be a whole number, got {customer_id!r}")
+    try:
+        return int(validate_value("customer_id", customer_id))
+    except InvalidInput:
+        raise InvalidInput(f"customer id must be a positive whole number, got {customer_id!r}") from None
+
+
+class Predictor:
+    """Loads every available model once; `status()` says which are missing and how to train them."""
+
+    def __init__(self, config: Config, spark=None) -> None:
+        from shopsense.spark import get_spark
+
+        self.config = config
+        self.spark = spark or get_spark(config.spark)
+        self.models: dict[str, PipelineModel] = {}
+        self.cards: dict[str, dict] = {}
+        self._missing: dict[str, str] = {}
+        for name in (promo.NAME, season_model.NAME, recommender.NAME):
+            self._load(name)
+        self._load_customers()
+        self._load_recommendations()
+
+    # --- loading ------------------------------------------------------------------------------------
+    def _load(self, name: str) -> None:
+        model_dir = self.config.model_dir(name)
+        if not (model_dir / CARD_FILE).exists() or not (model_dir / PIPELINE_DIR).exists():
+            self._missing[name] = f"model '{name}' not found: {_train_hint(name)}"
+            return
+        try:
+            self.models[name] = PipelineModel.load(str(model_dir / PIPELINE_DIR))
+            self.cards[name] = read_card(model_dir)
+        except Exception as exc:  # a half-written or incompatible folder: say so, keep the other models
+            self._missing[name] = f"model '{name}' could not be loaded ({type(exc).__name__}): {_train_hint(name)}"
+
+    def _load_customers(self) -> None:
+        """Latest profile (most previous purchases) and bought items per customer, from the processed data."""
+        self.profiles: dict[int, dict] = {}
+        self.bought: dict[int, list[str]] = {}
+        try:
+            df = read_processed(self.spark, self.config)
+        except ShopSenseError:
+            return  # no processed data: profiles unavailable, history comes from the recommender files
+        # One aggregation: the latest profile (row with most previous purchases) and every bought item.
+        rows = df.groupBy("customer_id").agg(
+            F.max_by(F.struct(*PROFILE_COLUMNS), "previous_purchases").alias("profile"),
+            F.sort_array(F.collect_set("item_purchased")).alias("items")).collect()
+        for r in rows:
+            self.profiles[r.customer_id] = {"customer_id": r.customer_id, **r.profile.asDict()}
+            self.bought[r.customer_id] = list(r["items"])
+
+    def _load_recommendations(self) -> None:
+        self.recommendations: dict[int, list[dict]] = {}
+        self.popularity: list[dict] = []
+        if recommender.NAME not in self.models:
+            return
+        model_dir = self.config.model_dir(recommender.NAME)
+        self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
+        # Read straight into Python (pyarrow, no Spark job): a few rows per customer, needed as a dict anyway.
+        for r in pq.read_table(model_dir / recommender.RECOMMENDATIONS_DIR).to_pylist():
+            self.recommendations[r["customer_id"]] = [{"item": x["item"], "score": float(x["score"])} for x in r["items"]]
+            self.bought.setdefault(r["customer_id"], list(r["bought"]))
+
+    def status(self) -> dict[str, str | None]:
+        return {name: self._missing.get(name) for name in (promo.NAME, season_model.NAME, recommender.NAME)}
+
+    def _model(self, name: str) -> PipelineModel:
+        if name not in self.models:
+            raise ModelUnavailable(self._missing[name])
+        return self.models[name]
+
+    def _probabilities(self, name: str, row: dict) -> list[float]:
+        model = self._model(name)  # raises ModelUnavailable with the command to run
+        fields = [f for f in schema.PROCESSED_SCHEMA.fields if f.name in row]
+        frame = self.spark.createDataFrame([tuple(row[f.name] for f in fields)], StructType(fields))
+        return model.transform(frame).select(vector_to_array("probability").alias("p")).first().p
+
+    # --- answers ------------------------------------------------------------------------------------
+    def promo_probability(self, profile: dict) -> dict:
+        row = validate_profile(profile, PROMO_INPUTS)
+        probability = float(self._probabilities(promo.NAME, row)[1])
+        threshold = float(self.cards[promo.NAME]["params"]["threshold"])
+        return {"probability": probability, "decision": probability >= threshold, "threshold": threshold}
+
+    def top_items(self, profile: dict, season: str, k: int = 3) -> list[dict]:
+        row = validate_profile(profile, SEASON_INPUTS)
+        row["season"] = validate_value("season", season)
+        names = season_model.item_names(self._model(season_model.NAME))
+        k = _validate_k(k, len(names))
+        probabilities = self._probabilities(season_model.NAME, row)[: len(names)]  # drop the "unseen item" class
+        ranked = sorted(zip(names, probabilities), key=lambda pair: (-pair[1], pair[0]))
+        return [{"item": item, "probability": float(p)} for item, p in ranked[:k]]
+
+    def customer_profile(self, customer_id: int) -> dict | None:
+        profile = self.profiles.get(_validate_customer(customer_id))
+        return dict(profile) if profile else None
+
+    def recommend(self, customer_id: int, k: int = 5) -> dict:
+        customer_id = _validate_customer(customer_id)
+        self._model(recommender.NAME)
+        k = _validate_k(k, len(schema.ITEMS))
+        bought = self.bought.get(customer_id, [])
+        owned = set(bought)
+        if customer_id in self.recommendations:
+            variant = self.cards[recommender.NAME]["params"]["variant"]
+            items = [x for x in self.recommendations[customer_id] if x["item"] not in owned][:k]
+            return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": False,
+                    "label": f"personalised (ALS {variant})"}
+        reason = "customer not in the trained model" if bought else "unknown customer"
+        customers = max(1, len(self.recommendations))
+        items = [{"item": p["item"], "score": p["buyers"] / customers}
+                 for p in self.popularity if p["item"] not in owned][:k]
+        return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": True,
+                "label": f"popularity fallback: {reason}"}

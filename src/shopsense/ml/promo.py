@@ -1,0 +1,73 @@
+"""Promo-code propensity: a Random Forest predicting `promo_code_used` from customer and basket features."""
+from __future__ import annotations
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.classification import RandomForestClassifier
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+from pyspark.sql import DataFrame
+
+from shopsense.config import MLSettings
+from shopsense.errors import ShopSenseError
+from shopsense.ml.evaluation import binary_metrics, leakage_guard, majority_baseline, positive_score
+from shopsense.ml.features import customer_folds, customer_split, feature_stages, with_binary_label
+from shopsense.ml.model_card import Stopwatch, build_card, split_section
+
+NAME = "promo"
+TARGET = "promo_code_used"
+# Candidate features (also the inputs of a promo profile). `discount_applied` is a candidate on purpose:
+# the leakage guard decides (it copies the label in the public file, it does not in the generated data).
+CANDIDATES: tuple[str, ...] = (
+    "age", "gender", "subscription_status", "frequency_of_purchases", "previous_purchases", "payment_method",
+    "discount_applied", "purchase_amount_usd", "category", "season", "shipping_type",
+)
+THRESHOLD = 0.5  # decision threshold on P(promo): the accuracy-optimal one for calibrated probabilities
+
+
+def train_promo(df: DataFrame, settings: MLSettings,
+                candidates: tuple[str, ...] = CANDIDATES) -> tuple[PipelineModel, dict]:
+    """Fit on the training customers, tune with customer-grouped CV, evaluate on the test customers."""
+    watch = Stopwatch()
+    train, test = customer_split(with_binary_label(df, TARGET), settings.test_fraction, settings.seed)
+    train, test = train.cache(), test.cache()
+    kept, excluded, single_aucs = leakage_guard(train, candidates, settings.leakage_auc_threshold)
+    if not kept:
+        raise ShopSenseError(f"every promo feature predicts the label alone (AUC > "
+                             f"{settings.leakage_auc_threshold}): {excluded}; nothing honest is left to learn from")
+
+    forest = RandomForestClassifier(labelCol="label", featuresCol="features", seed=settings.seed)
+    grid = (ParamGridBuilder().addGrid(forest.numTrees, list(settings.promo_num_trees))
+            .addGrid(forest.maxDepth, list(settings.promo_max_depth)).build())
+    search = CrossValidator(estimator=Pipeline(stages=[*feature_stages(kept), forest]), estimatorParamMaps=grid,
+                            evaluator=BinaryClassificationEvaluator(metricName="areaUnderROC"),
+                            numFolds=settings.cv_folds, foldCol="fold", seed=settings.seed)
+    fitted = search.fit(customer_folds(train, settings.cv_folds, settings.seed))
+    model: PipelineModel = fitted.bestModel  # refitted on the whole training split
+    best_forest = model.stages[-1]
+
+    scored = positive_score(model.transform(test)).cache()
+    metrics = binary_metrics(scored, threshold=THRESHOLD)
+    baseline = majority_baseline(train, test)
+    card = build_card(
+        NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
+        task=f"binary classification of `{TARGET}` (RandomForestClassifier)",
+        split=split_section(train, test, settings),
+        features=kept,
+        candidate_features=list(candidates),
+        excluded_features={f: {"single_feature_auc": auc, "reason": "alone predicts the label (leakage guard)"}
+                           for f, auc in excluded.items()},
+        single_feature_auc=single_aucs,
+        params={
+            "numTrees": best_forest.getNumTrees, "maxDepth": best_forest.getOrDefault("maxDepth"),
+            "threshold": THRESHOLD,
+            "search": {"method": f"CrossValidator, {settings.cv_folds} folds grouped by customer, AUC-ROC",
+                       "grid": [{p.name: v for p, v in params.items()} | {"cv_auc": round(m, 4)}
+                                for params, m in zip(grid, fitted.avgMetrics)]},
+        },
+        metrics={"model": metrics, "baseline_majority_class": baseline},
+    )
+    scored.unpersist()
+    train.unpersist()
+    test.unpersist()
+    return model, card
+

@@ -1,0 +1,181 @@
+"""Product recommender: ALS collaborative filtering over (customer, item) purchases.
+
+Two feedback variants are trained and compared on held-out purchases: explicit (mean review rating of the
+pair) and implicit (purchase count, implicitPrefs=True). The better one by NDCG@k on a validation split
+(carved from training data, so the test split stays untouched) becomes the default. Recommendations never
+contain an item the customer already bought (anti-join against the full purchase history).
+"""
+from __future__ import annotations
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.feature import StringIndexer
+from pyspark.ml.recommendation import ALS
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from shopsense.config import MLSettings
+from shopsense.errors import ShopSenseError
+from shopsense.ml.evaluation import bias_baseline_predictions, ranking_metrics, rmse
+from shopsense.ml.model_card import Stopwatch, build_card
+
+NAME = "recommender"
+USER, ITEM, ITEM_INDEX = "customer_id", "item_purchased", "item_index"
+# variant -> rating column of the pairs. Explicit ALS learns the rating minus the training mean: ALS has no
+# bias term, and on raw 2.5-5 ratings with a few ratings per customer it shrinks towards 0 (RMSE > 1).
+VARIANTS = {"explicit": "rating_centered", "implicit": "purchases"}
+RECOMMENDATIONS_DIR = "recommendations"  # precomputed ranked unbought items of every known customer
+POPULARITY_FILE = "popularity.json"
+MAX_USER_ID = 2**31 - 1  # ALS stores ids as Java ints
+
+
+def interactions(df: DataFrame) -> DataFrame:
+    """One row per (customer, item): purchase count and mean review rating."""
+    return df.groupBy(USER, ITEM).agg(F.count(F.lit(1)).cast("double").alias("purchases"),
+                                      F.avg("review_rating").alias("rating"))
+
+
+def centered(pairs: DataFrame, mean: float) -> DataFrame:
+    return pairs.withColumn("rating_centered", F.col("rating") - F.lit(mean))
+
+
+def mean_rating(pairs: DataFrame) -> float:
+    return float(pairs.agg(F.avg("rating")).first()[0])
+
+
+def leave_one_out(pairs: DataFrame, seed: int) -> tuple[DataFrame, DataFrame]:
+    """(train, held out): one pseudo-random item per customer with >= 2 distinct items is held out
+    (all purchases of it), the rest stays in train. Customers with one item stay entirely in train."""
+    w = Window.partitionBy(USER)
+    marked = (pairs.withColumn("__h", F.xxhash64(USER, ITEM, F.lit(seed)))
+              .withColumn("__held", (F.col("__h") == F.max("__h").over(w)) & (F.count(F.lit(1)).over(w) >= 2)))
+    return (marked.where(~F.col("__held")).drop("__h", "__held"),
+            marked.where(F.col("__held")).drop("__h", "__held"))
+
+
+def als_pipeline(variant: str, settings: MLSettings) -> Pipeline:
+    indexer = StringIndexer(inputCol=ITEM, outputCol=ITEM_INDEX, handleInvalid="keep", stringOrderType="alphabetAsc")
+    als = ALS(userCol=USER, itemCol=ITEM_INDEX, ratingCol=VARIANTS[variant], implicitPrefs=variant == "implicit",
+              rank=settings.als_rank, maxIter=settings.als_max_iter, regParam=settings.als_reg_param,
+              alpha=settings.als_alpha, nonnegative=variant == "implicit", coldStartStrategy="drop", seed=settings.seed,
+              numUserBlocks=settings.als_blocks, numItemBlocks=settings.als_blocks)
+    return Pipeline(stages=[indexer, als])
+
+
+def top_unbought(scores: DataFrame, history: DataFrame, k: int | None) -> DataFrame:
+    """Per customer: the best `k` (all if None) scored items not in `history`, as an ordered array.
+
+    scores: (customer_id, item_index, score); history: (customer_id, item_index) of purchases.
+    """
+    fresh = scores.join(history.select(USER, ITEM_INDEX), [USER, ITEM_INDEX], "left_anti")
+    rank = F.row_number().over(Window.partitionBy(USER).orderBy(F.desc("score"), ITEM_INDEX))
+    ranked = fresh.withColumn("rank", rank)
+    if k is not None:
+        ranked = ranked.where(F.col("rank") <= k)
+    return ranked.groupBy(USER).agg(
+        F.transform(F.sort_array(F.collect_list(F.struct("rank", ITEM_INDEX, "score"))),
+                    lambda s: F.struct(s[ITEM_INDEX].alias(ITEM_INDEX), s["score"].alias("score")))
+        .alias("ranked"))
+
+
+def als_scores(model: PipelineModel, users: DataFrame, items: int) -> DataFrame:
+    """Every item's ALS score for each user in `users` (users unknown to the model get no rows)."""
+    recs = model.stages[-1].recommendForUserSubset(users, items)
+    return (recs.select(USER, F.explode("recommendations").alias("r"))
+            .select(USER, F.col(f"r.{ITEM_INDEX}").alias(ITEM_INDEX), F.col("r.rating").alias("score")))
+
+
+def popularity_scores(train: DataFrame, users: DataFrame) -> DataFrame:
+    """The popularity baseline: every item scored by its number of distinct buyers in train."""
+    popular = train.groupBy(ITEM_INDEX).agg(F.countDistinct(USER).cast("double").alias("score"))
+    return users.select(USER).distinct().crossJoin(popular)
+
+
+def _ranking(scores: DataFrame, train: DataFrame, held: DataFrame, k: int) -> dict:
+    recommended = top_unbought(scores, train, k).select(
+        USER, F.transform("ranked", lambda s: s[ITEM_INDEX]).alias("recommended"))
+    relevant = held.groupBy(USER).agg(F.collect_list(ITEM_INDEX).alias("relevant"))
+    joined = relevant.join(recommended, USER, "left").withColumn(
+        "recommended", F.coalesce("recommended", F.array().cast("array<int>")))
+    return ranking_metrics(joined, k)
+
+
+def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings) -> dict:
+    """Fit both variants on `train`, score them and the baselines on `held` (held-out purchases)."""
+    k = settings.ranking_k
+    mu = mean_rating(train)
+    train = centered(train, mu)
+    out: dict = {}
+    for variant in VARIANTS:
+        model = als_pipeline(variant, settings).fit(train)
+        indexed_train, indexed_held = model.stages[0].transform(train), model.stages[0].transform(held)
+        items = len(model.stages[0].labels)
+        users = indexed_held.select(USER).distinct()
+        out[variant] = _ranking(als_scores(model, users, items), indexed_train, indexed_held, k)
+        if variant == "explicit":
+            # coldStartStrategy="drop": pairs ALS cannot score are left out (and so from the baselines too).
+            predicted = model.transform(held).withColumn("prediction", F.col("prediction") + F.lit(mu))
+            with_baselines = bias_baseline_predictions(train, predicted, USER, ITEM, "rating")
+            out[variant]["rmse"] = rmse(with_baselines)
+            out[variant]["rmse_rows"] = predicted.count()
+            out["baseline_global_mean"] = {"rmse": rmse(with_baselines, prediction="global_mean")}
+            out["baseline_user_item_bias"] = {"rmse": rmse(with_baselines, prediction="baseline")}
+            out["baseline_popularity"] = _ranking(popularity_scores(indexed_train, users), indexed_train,
+                                                  indexed_held, k)
+    return out
+
+
+def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineModel, dict, DataFrame, list[dict]]:
+    """(model fitted on ALL purchases, card, precomputed recommendations, popularity list)."""
+    watch = Stopwatch()
+    max_id = df.agg(F.max(USER)).first()[0]
+    if max_id is not None and max_id > MAX_USER_ID:
+        raise ShopSenseError(f"customer ids up to {max_id:,} exceed ALS's integer ids (max {MAX_USER_ID:,})")
+    pairs = interactions(df).cache()
+    train, test = leave_one_out(pairs, settings.seed)
+    train, test = train.cache(), test.cache()
+    fit_train, validation = (d.cache() for d in leave_one_out(train, settings.seed + 1))
+    chosen_on = evaluate_split(fit_train, validation, settings)
+    variant = max(VARIANTS, key=lambda v: chosen_on[v]["ndcg_at_k"])
+    test_metrics = evaluate_split(train, test, settings)
+
+    # The saved model learns from every purchase: ALS can only recommend to customers it has seen.
+    model = als_pipeline(variant, settings).fit(centered(pairs, mean_rating(pairs)))
+    recommendations, popularity = precompute(model, pairs)
+    card = build_card(
+        NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
+        task="top-k product recommendation (ALS collaborative filtering)",
+        split={"method": "leave-one-out per customer: one item (all its purchases) of each customer with >= 2 "
+                         "distinct items is held out; the variant is chosen on a second leave-one-out inside "
+                         "train; the saved model is refitted on all purchases",
+               "pairs": pairs.count(), "train_pairs": train.count(), "test_pairs": test.count(),
+               "customers": pairs.select(USER).distinct().count()},
+        features=[USER, ITEM],
+        excluded_features={},
+        params={"variant": variant, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
+                "variant_choice_metric": f"NDCG@{settings.ranking_k} on validation (inside train)",
+                "rank": settings.als_rank, "maxIter": settings.als_max_iter, "regParam": settings.als_reg_param,
+                "alpha": settings.als_alpha, "coldStartStrategy": "drop", "k": settings.ranking_k},
+        metrics={"model": test_metrics[variant], **{f"variant_{v}": test_metrics[v] for v in VARIANTS},
+                 **{name: m for name, m in test_metrics.items() if name.startswith("baseline_")}},
+    )
+    for cached in (pairs, train, test, fit_train, validation):
+        cached.unpersist()
+    return model, card, recommendations, popularity
+
+
+def precompute(model: PipelineModel, pairs: DataFrame) -> tuple[DataFrame, list[dict]]:
+    """Ranked unbought items with scores for every known customer, and the overall popularity list."""
+    indexer = model.stages[0]
+    labels = F.array(*[F.lit(name) for name in indexer.labels])
+    history = indexer.transform(pairs)
+    scores = als_scores(model, history.select(USER).distinct(), len(indexer.labels))
+    recs = top_unbought(scores, history, None).select(
+        USER, F.transform("ranked", lambda s: F.struct(F.element_at(labels, s[ITEM_INDEX] + 1).alias("item"),
+                                                       s["score"].alias("score"))).alias("items"))
+    bought = pairs.groupBy(USER).agg(F.sort_array(F.collect_set(ITEM)).alias("bought"))
+    popularity = (pairs.groupBy(ITEM).agg(F.countDistinct(USER).alias("buyers"))
+                  .orderBy(F.desc("buyers"), ITEM).collect())
+    # A customer who bought every item has nothing left to recommend: an empty list, not a lost row.
+    no_items = F.array().cast("array<struct<item:string,score:float>>")
+    return (bought.join(recs, USER, "left").withColumn("items", F.coalesce("items", no_items)),
+            [{"item": r[ITEM], "buyers": r.buyers} for r in popularity])

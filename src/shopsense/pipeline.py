@@ -1,0 +1,180 @@
+"""`shopsense run`: every stage of the pipeline in order, with visible progress and one final summary.
+
+Each stage is a function `(RunContext) -> StageResult`. A failing stage stops the run with a message
+naming the stage; outputs of earlier stages stay valid (every stage writes atomically).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shopsense.config import Config
+from shopsense.errors import ShopSenseError
+
+
+@dataclass
+class StageResult:
+    rows_in: int | None = None
+    rows_out: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunContext:
+    config: Config
+    input_csv: Path
+    console: Console
+    _spark: object = None
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            from shopsense.spark import get_spark
+
+            self._spark = get_spark(self.config.spark)
+        return self._spark
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    description: str
+    run: Callable[[RunContext], StageResult]
+
+
+class StageFailed(ShopSenseError):
+    pass
+
+
+def _generate(ctx: RunContext) -> StageResult:
+    from shopsense.generate import generate, write_csv
+
+    rows, seed = ctx.config.default_rows, ctx.config.default_seed
+    path = write_csv(generate(rows, seed), ctx.input_csv)
+    return StageResult(rows_out=rows, notes=[f"{rows:,} rows (seed {seed}) -> {path}"])
+
+
+def _ingest(ctx: RunContext) -> StageResult:
+    from shopsense.ingest.pipeline import ingest
+
+    s = ingest(ctx.spark, ctx.config, ctx.input_csv)
+    return StageResult(
+        rows_in=s["rows_read"], rows_out=s["rows_clean"],
+        notes=[f"{s['rows_quarantined']:,} quarantined, {s['rows_duplicate']:,} duplicates removed",
+               f"clean Parquet -> {s['outputs']['processed']}"],
+    )
+
+
+def _analyze(ctx: RunContext) -> StageResult:
+    from shopsense.analytics.eda import format_kpis
+    from shopsense.analytics.pipeline import analyze
+
+    a = analyze(ctx.spark, ctx.config)
+    return StageResult(
+        rows_in=a.kpis["rows"], notes=[
+            *format_kpis(a.kpis)[1:7],
+            f"{len(a.results)} query results, {len(a.plots)} plots",
+            *(f"basket: {b.message}" for b in a.baskets.values()),
+            f"report -> {a.report}",
+        ])
+
+
+def _train(ctx: RunContext) -> StageResult:
+    from shopsense.ml.training import headline, train_models
+
+    trained = train_models(ctx.config, spark=ctx.spark)
+    return StageResult(notes=[f"{name}: {headline(card)}" for name, (_, card) in trained.items()])
+
+
+def _stream(ctx: RunContext) -> StageResult:
+    """A short streaming demo: simulate a few batches, process them with --available-now.
+
+    The demo owns the stream folders: it clears them first so that a re-run gives the same outputs.
+    """
+    import shutil
+    import threading
+    from datetime import datetime, timezone
+
+    from shopsense.streaming.runner import await_pipeline, start_pipeline
+    from shopsense.streaming.simulator import Simulator, load_pool
+
+    config = ctx.config
+    for folder in (config.stream_input_dir, config.stream_tmp_dir, config.stream_checkpoint_dir,
+                   config.stream_output_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    pool, origin = load_pool(config, "auto", config.default_seed)
+    sim = Simulator(config, pool, batch_size=500, interval=60.0, seed=config.default_seed,
+                    start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                    late_fraction=0.02, dirty_fraction=0.01, anomaly_fraction=0.005)
+    files = list(sim.run(6, pace=False))
+    pipeline = start_pipeline(ctx.spark, config, available_now=True, printer=lambda _: None)
+    await_pipeline(pipeline, threading.Event())
+    rows_in = sum(f.rows for f in files)
+    written = ", ".join(f"{name} {sink.rows_written}" for name, sink in pipeline.sinks.items())
+    return StageResult(rows_in=rows_in, notes=[f"{len(files)} files simulated from {origin}",
+                                               f"rows written: {written}", f"outputs -> {config.stream_output_dir}"])
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("generate", "generate the embedded default data", _generate),
+    Stage("ingest", "validate, quarantine, de-duplicate, write Parquet", _ingest),
+    Stage("analyze", "EDA, KPIs, plots, SQL suite, HTML report", _analyze),
+    Stage("train", "promo, season and recommender models with model cards", _train),
+    Stage("stream", "streaming demo: simulate batches, five queries (--available-now)", _stream),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def select_stages(only: list[str] | None, skip: list[str] | None, user_input: bool) -> list[Stage]:
+    for name in (only or []) + (skip or []):
+        if name not in STAGE_NAMES:
+            raise ShopSenseError(f"unknown stage '{name}': choose from {', '.join(STAGE_NAMES)}")
+    chosen = [s for s in STAGES if (not only or s.name in only) and s.name not in (skip or [])]
+    if user_input:
+        # The user's CSV replaces the generated default data.
+        chosen = [s for s in chosen if s.name != "generate"]
+    return chosen
+
+
+def run_pipeline(config: Config, input_csv: Path | None = None, only: list[str] | None = None,
+                 skip: list[str] | None = None, console: Console | None = None) -> dict[str, StageResult]:
+    console = console or Console()
+    if input_csv is not None and not Path(input_csv).exists():
+        raise ShopSenseError(f"input file not found: {input_csv}")
+    ctx = RunContext(config=config, input_csv=Path(input_csv) if input_csv else config.default_raw_csv,
+                     console=console)
+    stages = select_stages(only, skip, user_input=input_csv is not None)
+    results: dict[str, StageResult] = {}
+    timings: dict[str, float] = {}
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        for stage in stages:
+            task = progress.add_task(f"{stage.name}: {stage.description}", total=1)
+            start = time.monotonic()
+            try:
+                results[stage.name] = stage.run(ctx)
+            except ShopSenseError as exc:
+                raise StageFailed(f"stage '{stage.name}' failed: {exc}") from exc
+            except Exception as exc:  # an unexpected failure still names the stage and the cause
+                raise StageFailed(f"stage '{stage.name}' failed: {type(exc).__name__}: {exc}") from exc
+            finally:
+                timings[stage.name] = time.monotonic() - start
+            progress.update(task, completed=1)
+    console.print(summary_table(results, timings))
+    return results
+
+
+def summary_table(results: dict[str, StageResult], timings: dict[str, float]) -> Table:
+    table = Table(title="ShopSense run summary")
+    for col in ("stage", "rows in", "rows out", "time", "details"):
+        table.add_column(col)
+    fmt = lambda n: "" if n is None else f"{n:,}"  # noqa: E731
+    for name, res in results.items():
+        table.add_row(name, fmt(res.rows_in), fmt(res.rows_out), f"{timings[name]:.1f} s", "\n".join(res.notes))
+    return table

@@ -1,0 +1,48 @@
+"""Analytics fixtures: ONE `shopsense analyze` run, as a user runs it, on small generated data (many purchases
+per customer); the differential, KPI, report and CLI tests read what it wrote. And a helper to point the
+`purchases` view at any DataFrame."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from shopsense.config import load_config
+
+ROWS, CUSTOMERS, SEED = 3000, 300, 11  # 10 purchases per customer: real baskets
+ONE_TIME_BUYERS = 40  # plus a few customers with a single purchase, so repeat shares are not all 1
+
+
+@pytest.fixture(scope="session")
+def analysis_frame(processed_frame) -> pd.DataFrame:
+    regulars = processed_frame(ROWS, SEED, CUSTOMERS)
+    one_timers = processed_frame(ONE_TIME_BUYERS, SEED + 1, ONE_TIME_BUYERS)
+    one_timers["customer_id"] += 100_000
+    return pd.concat([regulars, one_timers], ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def analysis(spark, analysis_frame, tmp_path_factory):
+    """(config, stdout) of `shopsense analyze` over the generated frame written as processed Parquet."""
+    from shopsense.schema import PROCESSED_SCHEMA
+
+    config = load_config(home=tmp_path_factory.mktemp("analytics_home"))
+    spark.createDataFrame(analysis_frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
+    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(config.home), "--master", "local[2]",
+                          "analyze"], capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr
+    return config, out.stdout
+
+
+@pytest.fixture()
+def as_purchases(spark):
+    """Register a DataFrame as the `purchases` view the SQL suite reads."""
+    from shopsense.analytics.queries import VIEW
+
+    def register(df):
+        df.createOrReplaceTempView(VIEW)
+        return df
+
+    return register

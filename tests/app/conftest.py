@@ -1,0 +1,103 @@
+"""Fixtures of the app tests."""
+from __future__ import annotations
+
+import pytest
+
+from fake_predictor import PROMO_INPUTS, SEASON_INPUTS, FakePredictor
+
+
+@pytest.fixture()
+def fake_ctx(config):
+    """Factory: an AppContext around a FakePredictor (models listed in `missing` are reported absent)."""
+    from shopsense.app.handlers import AppContext
+    from shopsense.app.profile import profile_fields
+
+    def make(missing: dict[str, str] | None = None) -> AppContext:
+        return AppContext(config=config, predictor=FakePredictor(missing),
+                          season_fields=profile_fields(SEASON_INPUTS, exclude=("season",)),
+                          promo_fields=profile_fields(PROMO_INPUTS))
+
+    return make
+
+
+# --- a real app with small trained models (API and browser tests) ----------------------------------------
+ROWS, CUSTOMERS = 1500, 300  # small: the whole setup (data + 3 models) trains in well under a minute
+
+
+def small_ml_settings():
+    from shopsense.config import MLSettings
+
+    return MLSettings(promo_num_trees=(8,), promo_max_depth=(4,), cv_folds=2, season_num_trees=8,
+                      season_max_depth=4, als_rank=4, als_max_iter=4)
+
+
+def write_reports(config) -> None:
+    """A KPI file and one plot in the layout `shopsense analyze` writes (the app only reads them)."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = config.reports_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    (config.reports_dir / "kpis.json").write_text(json.dumps({"rows": ROWS, "distinct_customers": CUSTOMERS}))
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.bar(["a", "b"], [1, 2])
+    ax.set_title("test plot")
+    fig.savefig(plots / "test_plot.png")
+    plt.close(fig)
+
+
+@pytest.fixture(scope="session")
+def trained_config(tmp_path_factory, spark, processed_df):
+    """A project home with processed data, the three models trained by the ML layer, and reports."""
+    from shopsense.config import load_config
+    from shopsense.ml.training import train_models
+
+    home = tmp_path_factory.mktemp("trained-home")
+    config = load_config(home=home).with_overrides(ml=small_ml_settings())
+    processed_df(ROWS, seed=3, customers=CUSTOMERS).write.parquet(str(config.processed_dir))
+    train_models(config, spark=spark)
+    write_reports(config)
+    return config
+
+
+@pytest.fixture(scope="session")
+def predictor(trained_config, spark):
+    """The inference module itself, on the same models, to compare the app's answers with."""
+    from shopsense.ml.inference import Predictor
+
+    return Predictor(trained_config, spark=spark)
+
+
+@pytest.fixture(scope="session")
+def running_app(trained_config):
+    """`shopsense app` in a subprocess on a free loopback port, serving the trained home."""
+    from shopsense.app.child import AppProcess
+
+    with AppProcess(trained_config.home) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def empty_app(tmp_path_factory):
+    """The app started on a home without models or reports."""
+    from shopsense.app.child import AppProcess
+
+    with AppProcess(tmp_path_factory.mktemp("empty-home")) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def connect():
+    """Factory: a gradio_client Client of a running AppProcess."""
+    from gradio_client import Client
+
+    return lambda app: Client(app.url, verbose=False, analytics_enabled=False, download_files=False)
+
+
+@pytest.fixture(scope="session")
+def client(running_app, connect):
+    return connect(running_app)

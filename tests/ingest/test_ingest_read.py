@@ -1,0 +1,117 @@
+"""Header check and explicit-schema read: what Spark 4.3 really does with odd files."""
+from __future__ import annotations
+
+import pytest
+
+from shopsense import schema
+from shopsense.errors import ShopSenseError
+from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE, check_header, read_header, read_raw, split_header
+
+HEADER = ",".join(schema.RAW_COLUMNS)
+ROW = "1,55,Male,Blouse,Clothing,53,Kentucky,L,Gray,Winter,3.1,Yes,Express,Yes,Yes,14,Venmo,Fortnightly"
+FIELDS = ROW.split(",")
+
+
+def write(tmp_path, text: str, name="in.csv", newline="\n", bom=False):
+    path = tmp_path / name
+    data = text.replace("\n", newline).encode("utf-8")
+    path.write_bytes(b"\xef\xbb\xbf" + data if bom else data)
+    return str(path)
+
+
+def read_rows(spark, path):
+    return [r.asDict() for r in read_raw(spark, path, read_header(spark, path)).collect()]
+
+
+# --- header check (pure) -----------------------------------------------------------------------------------
+def test_split_header_strips_bom_quotes_and_whitespace():
+    assert split_header('\ufeff"Customer ID" , Age,"Purchase Amount (USD)"') == [
+        "Customer ID", "Age", "Purchase Amount (USD)"]
+
+
+def test_extra_columns_are_ignored_and_reported():
+    names = list(schema.RAW_COLUMNS[:5]) + ["Preferred Payment Method"] + list(schema.RAW_COLUMNS[5:])
+    header = check_header(names)
+    assert header.ignored == ("Preferred Payment Method",)
+    assert header.fields[5] == "_ignored_5"
+    assert [f for f in header.fields if not f.startswith("_ignored")] == list(schema.PROCESSED_COLUMNS)
+
+
+def test_missing_column_is_named():
+    names = [c for c in schema.RAW_COLUMNS if c != "Season"]
+    with pytest.raises(ShopSenseError, match="missing required column.*'Season'"):
+        check_header(names)
+
+
+def test_renamed_column_is_named_with_the_suspect():
+    names = ["Purchase Amount" if c == "Purchase Amount (USD)" else c for c in schema.RAW_COLUMNS]
+    with pytest.raises(ShopSenseError) as error:
+        check_header(names)
+    assert "'Purchase Amount (USD)' (found 'Purchase Amount'" in str(error.value)
+
+
+def test_duplicated_column_is_an_error():
+    with pytest.raises(ShopSenseError, match="more than once.*'Age'"):
+        check_header(list(schema.RAW_COLUMNS) + ["Age"])
+
+
+# --- reading real files ----------------------------------------------------------------------------------
+def test_too_many_and_too_few_fields_keep_the_raw_line(spark, tmp_path):
+    too_many, too_few = ROW + ",surplus", ",".join(FIELDS[:-1])
+    rows = read_rows(spark, write(tmp_path, f"{HEADER}\n{ROW}\n{too_many}\n{too_few}\n"))
+    assert [r[CORRUPT_RECORD] for r in rows] == [None, too_many, too_few]
+    # Spark 4.3 still parses what it can: the first 18 tokens / nulls for the absent ones.
+    assert rows[1]["frequency_of_purchases"] == "Fortnightly"
+    assert rows[2]["frequency_of_purchases"] is None and rows[2]["payment_method"] == "Venmo"
+
+
+def test_pruned_columns_do_not_hide_malformed_rows(spark, tmp_path):
+    # With Spark's default CSV column pruning a selection of a few columns loses the malformed flag.
+    path = write(tmp_path, f"{HEADER},Extra\n{ROW},x\n{ROW}\n{ROW},x,y\n")
+    df = read_raw(spark, path, read_header(spark, path)).select("age", CORRUPT_RECORD)
+    assert [r[CORRUPT_RECORD] is not None for r in df.collect()] == [False, True, True]
+
+
+def test_bom_crlf_quotes_and_whitespace(spark, tmp_path):
+    quoted = ROW.replace(",Venmo,", ', "Bank Transfer" ,').replace(",Gray,", ",  Gray ,")
+    path = write(tmp_path, f"{HEADER}\n{quoted}\n{ROW}\n", newline="\r\n", bom=True)
+    rows = read_rows(spark, path)
+    assert [r[CORRUPT_RECORD] for r in rows] == [None, None]
+    assert rows[0]["payment_method"] == "Bank Transfer"
+    assert rows[0]["color"] == "Gray"
+    assert rows[1]["frequency_of_purchases"] == "Fortnightly"  # no trailing \r
+    assert rows[0]["customer_id"] == "1"  # the BOM is not part of the first value or header
+    assert rows[0][SOURCE_FILE].endswith("in.csv")
+
+
+def test_header_only_file_has_no_rows(spark, tmp_path):
+    assert read_rows(spark, write(tmp_path, HEADER + "\n")) == []
+
+
+def test_empty_file_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(ShopSenseError, match="empty"):
+        read_header(spark, write(tmp_path, ""))
+
+
+def test_missing_input_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(ShopSenseError, match="input not found"):
+        read_header(spark, str(tmp_path / "nope.csv"))
+
+
+def test_folder_of_csv_files(spark, tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write(folder, f"{HEADER}\n{ROW}\n", name="a.csv")
+    write(folder, f"{HEADER}\n{ROW}\n{ROW}\n", name="b.csv", newline="\r\n")
+    header = read_header(spark, str(folder))
+    assert len(header.files) == 2
+    assert read_raw(spark, str(folder), header).count() == 3  # each file's header line skipped
+
+
+def test_folder_with_different_headers_is_an_error(spark, tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write(folder, f"{HEADER}\n{ROW}\n", name="a.csv")
+    write(folder, f"{HEADER},Extra\n{ROW},x\n", name="b.csv")
+    with pytest.raises(ShopSenseError, match="header differs"):
+        read_header(spark, str(folder))

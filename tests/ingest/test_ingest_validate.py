@@ -1,0 +1,106 @@
+"""The data contract as a pure DataFrame -> DataFrame function, on small explicit DataFrames."""
+from __future__ import annotations
+
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+from pyspark.testing import assertDataFrameEqual
+
+from shopsense import schema
+from shopsense.ingest.read import CORRUPT_RECORD
+from shopsense.ingest.validate import REASON_CODES, REASONS, to_processed, validate
+
+RAW_SCHEMA = StructType(
+    [StructField(c, StringType()) for c in schema.PROCESSED_COLUMNS] + [StructField(CORRUPT_RECORD, StringType())]
+)
+OUT_SCHEMA = StructType(RAW_SCHEMA.fields + [StructField(REASONS, ArrayType(StringType(), False), False)])
+
+VALID = {
+    "customer_id": "1", "age": "55", "gender": "Male", "item_purchased": "Blouse", "category": "Clothing",
+    "purchase_amount_usd": "53", "location": "Kentucky", "size": "L", "color": "Gray", "season": "Winter",
+    "review_rating": "3.1", "subscription_status": "Yes", "shipping_type": "Express", "discount_applied": "Yes",
+    "promo_code_used": "No", "previous_purchases": "14", "payment_method": "Venmo",
+    "frequency_of_purchases": "Fortnightly", CORRUPT_RECORD: None,
+}
+
+
+def raw(**changes) -> tuple:
+    row = {**VALID, **changes}
+    return tuple(row[f.name] for f in RAW_SCHEMA.fields)
+
+
+# (changes to a valid row, expected reasons in rule order)
+CASES = [
+    ({}, []),
+    ({"age": " 42 ", "gender": "female", "size": "xl", "subscription_status": "TRUE"}, []),  # trimmed, any case
+    ({"age": "42.0", "customer_id": "7.000"}, []),  # integral decimals are integers
+    ({"gender": ""}, ["missing_gender"]),
+    ({"gender": None}, ["missing_gender"]),
+    ({"color": "   "}, ["missing_color"]),
+    ({"purchase_amount_usd": "forty-two"}, ["non_numeric_purchase_amount_usd"]),
+    ({"purchase_amount_usd": "NaN"}, ["non_numeric_purchase_amount_usd"]),
+    ({"review_rating": "Infinity"}, ["non_numeric_review_rating"]),
+    ({"age": "42.5"}, ["non_integer_age"]),
+    ({"age": "250"}, ["age_out_of_range"]),
+    ({"age": "14"}, ["age_out_of_range"]),
+    ({"review_rating": "7.5"}, ["review_rating_out_of_range"]),
+    ({"purchase_amount_usd": "-3"}, ["purchase_amount_usd_out_of_range"]),
+    ({"previous_purchases": "-1"}, ["previous_purchases_out_of_range"]),
+    ({"customer_id": "0"}, ["customer_id_out_of_range"]),
+    ({"category": "Electronics"}, ["unknown_category"]),
+    ({"item_purchased": "Laptop"}, ["unknown_item_purchased"]),
+    ({"location": "Bavaria"}, ["unknown_location"]),
+    ({"shipping_type": "Drone"}, ["unknown_shipping_type"]),
+    ({"category": "Footwear"}, ["item_category_mismatch"]),
+    ({"discount_applied": "maybe"}, ["non_boolean_discount_applied"]),
+    ({"frequency_of_purchases": None, CORRUPT_RECORD: "1,55,Male"}, ["malformed_row", "missing_frequency_of_purchases"]),
+    ({"age": "abc", "gender": "", "season": "Monsoon", "promo_code_used": "2"},
+     ["missing_gender", "non_numeric_age", "unknown_season", "non_boolean_promo_code_used"]),
+]
+
+
+def _sorted_by_rule(reasons: list[str]) -> list[str]:
+    return sorted(reasons, key=REASON_CODES.index)
+
+
+def test_every_rule_gives_its_reason_code(spark):
+    rows = [raw(**changes) for changes, _ in CASES]
+    actual = validate(spark.createDataFrame(rows, RAW_SCHEMA))
+    expected = spark.createDataFrame(
+        [(*row, _sorted_by_rule(reasons)) for row, (_, reasons) in zip(rows, CASES)], OUT_SCHEMA)
+    assertDataFrameEqual(actual, expected)
+
+
+def test_reason_codes_are_unique_and_cover_every_column():
+    assert len(REASON_CODES) == len(set(REASON_CODES))
+    for column in schema.PROCESSED_COLUMNS:
+        assert f"missing_{column}" in REASON_CODES
+    for column in schema.VOCABULARIES:
+        assert f"unknown_{column}" in REASON_CODES
+    for column in schema.NUMERIC_RANGES:
+        assert f"{column}_out_of_range" in REASON_CODES
+
+
+def test_to_processed_types_and_canonical_spelling(spark):
+    df = spark.createDataFrame([raw(age=" 42.0 ", gender="female", discount_applied="n", size="xl")], RAW_SCHEMA)
+    expected = spark.createDataFrame(
+        [(1, 42, "Female", "Blouse", "Clothing", 53.0, "Kentucky", "XL", "Gray", "Winter", 3.1, True, "Express",
+          False, False, 14, "Venmo", "Fortnightly")],
+        schema.PROCESSED_SCHEMA,
+    )
+    actual = to_processed(df)
+    assert actual.schema.simpleString() == schema.PROCESSED_SCHEMA.simpleString()
+    assertDataFrameEqual(actual, expected)
+
+
+def test_every_vocabulary_word_is_accepted(spark):
+    rows = []
+    for column, words in schema.VOCABULARIES.items():
+        for word in words:
+            changes = {column: word}
+            if column == "item_purchased":
+                changes["category"] = schema.CATEGORY_OF_ITEM[word]
+            if column == "category":
+                changes["item_purchased"] = schema.ITEMS_BY_CATEGORY[word][0]
+            rows.append(raw(**changes))
+    reasons = [r[REASONS] for r in validate(spark.createDataFrame(rows, RAW_SCHEMA)).select(REASONS).collect()]
+    assert len(reasons) == sum(len(words) for words in schema.VOCABULARIES.values())
+    assert [r for r in reasons if r] == []

@@ -1,0 +1,57 @@
+"""The same pipeline on a real Spark standalone cluster gives the same results as local mode."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from integration.standalone import standalone_cluster
+from shopsense.generate import generate, write_csv
+
+pytestmark = pytest.mark.slow
+STAGES = "ingest,analyze"
+
+
+def run_stages(home: Path, csv: Path, master: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    return subprocess.run(
+        [sys.executable, "-m", "shopsense", "--home", str(home), "--master", master,
+         "run", "--input", str(csv), "--only", STAGES],
+        capture_output=True, text=True, env=env, timeout=1500,
+    )
+
+
+def processed(home: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(home / "data/processed/shopping")
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_ingest_and_analyze_on_a_standalone_cluster_equal_local_mode(tmp_path):
+    csv = write_csv(generate(3000, seed=11, customers=600, dirty_fraction=0.02), tmp_path / "input.csv")
+    local, cluster = tmp_path / "local", tmp_path / "cluster"
+
+    out = run_stages(local, csv, "local[2]")
+    assert out.returncode == 0, out.stderr[-3000:]
+    (tmp_path / "spark").mkdir()
+    with standalone_cluster(tmp_path / "spark") as url:
+        out = run_stages(cluster, csv, url)
+        assert out.returncode == 0, out.stderr[-3000:]
+        # The application really ran on the cluster: the worker launched an executor for it.
+        assert list((tmp_path / "spark/worker").glob("app-*/*/stderr"))
+
+    pd.testing.assert_frame_equal(processed(local), processed(cluster))
+    for name in ("ingest_summary.json", "kpis.json"):
+        a, b = (json.loads((home / "reports" / name).read_text()) for home in (local, cluster))
+        for volatile in ("seconds", "input", "outputs"):
+            a.pop(volatile, None), b.pop(volatile, None)
+        assert a == b, name
+    queries = sorted(p.name for p in (local / "reports/queries").glob("*.csv"))
+    assert len(queries) >= 9
+    for name in queries:
+        pd.testing.assert_frame_equal(pd.read_csv(local / "reports/queries" / name),
+                                      pd.read_csv(cluster / "reports/queries" / name), obj=name)

@@ -1,0 +1,91 @@
+"""The inference API used by the app: answers, validation errors, missing models, the CLI commands."""
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from shopsense import schema
+from shopsense.errors import InvalidInput, ModelUnavailable, ShopSenseError
+from shopsense.ml.inference import PROMO_INPUTS, SEASON_INPUTS, Predictor
+
+pytestmark = pytest.mark.slow
+
+PROFILE = {"age": 24, "gender": "Female", "subscription_status": True, "frequency_of_purchases": "Weekly",
+           "previous_purchases": 40, "payment_method": "PayPal", "discount_applied": False,
+           "purchase_amount_usd": 55.0, "category": "Clothing", "season": "Winter", "shipping_type": "Express",
+           "size": "M"}
+
+
+def test_inputs_are_processed_columns():
+    assert set(PROMO_INPUTS) | set(SEASON_INPUTS) <= set(schema.PROCESSED_COLUMNS)
+    assert "season" not in SEASON_INPUTS and set(PROMO_INPUTS) <= set(PROFILE) and set(SEASON_INPUTS) <= set(PROFILE)
+
+
+def test_answers_have_the_documented_shape(predictor):
+    assert predictor.status() == {"promo": None, "season": None, "recommender": None}
+    answer = predictor.promo_probability(PROFILE)
+    assert 0.0 <= answer["probability"] <= 1.0 and answer["decision"] == (answer["probability"] >= answer["threshold"])
+    likely = predictor.promo_probability(PROFILE)["probability"]
+    unlikely = predictor.promo_probability(PROFILE | {"subscription_status": False, "frequency_of_purchases": "Annually",
+                                                      "previous_purchases": 1, "payment_method": "Cash", "age": 60})
+    assert likely > unlikely["probability"]  # the planted propensity direction
+    items = predictor.top_items(PROFILE, "Summer", k=3)
+    assert len(items) == 3 and all(i["item"] in schema.ITEMS for i in items)
+    assert [i["probability"] for i in items] == sorted((i["probability"] for i in items), reverse=True)
+    summer = {i["item"]: i["probability"] for i in predictor.top_items(PROFILE, "Summer", k=25)}
+    winter = {i["item"]: i["probability"] for i in predictor.top_items(PROFILE, "Winter", k=25)}
+    assert summer["Sandals"] > winter["Sandals"] and winter["Coat"] > summer["Coat"]  # planted seasonal items
+
+
+def test_customer_profile_and_unknown_customer(predictor, trained):
+    profile = predictor.customer_profile(1)
+    assert profile is not None and set(PROMO_INPUTS) | set(SEASON_INPUTS) <= set(profile)
+    predictor.promo_probability(profile)  # a stored profile is a valid input
+    assert predictor.customer_profile(10**9) is None
+    answer = predictor.recommend(10**9, k=4)
+    assert answer["fallback"] and answer["label"] == "popularity fallback: unknown customer"
+    assert len(answer["items"]) == 4 and answer["already_bought"] == []
+    personal = predictor.recommend(1, k=5)
+    assert not personal["fallback"] and personal["label"].startswith("personalised (ALS ")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"gender": "Robot"}, "unknown gender"),
+    ({"age": 250}, "age must be between"),
+    ({"age": "old"}, "age must be a number"),
+    ({"payment_method": None}, "missing: payment_method"),
+    ({"subscription_status": "maybe"}, "subscription_status must be yes/no"),
+])
+def test_invalid_profiles_are_clear_errors(predictor, change, message):
+    with pytest.raises(InvalidInput, match=message):
+        predictor.promo_probability(PROFILE | change)
+
+
+def test_invalid_season_k_and_customer(predictor):
+    with pytest.raises(InvalidInput, match="unknown season"):
+        predictor.top_items(PROFILE, "Monsoon")
+    with pytest.raises(InvalidInput, match="k must be"):
+        predictor.top_items(PROFILE, "Winter", k=0)
+    with pytest.raises(InvalidInput, match="customer id"):
+        predictor.recommend("abc")
+    assert issubclass(InvalidInput, ShopSenseError) and issubclass(ModelUnavailable, ShopSenseError)
+
+
+def test_missing_models_are_reported_with_the_command(config, spark):
+    empty = Predictor(config, spark=spark)
+    assert empty.status()["season"] == "model 'season' not found: run `shopsense train season`"
+    with pytest.raises(ModelUnavailable, match="shopsense train promo"):
+        empty.promo_probability(PROFILE)
+    with pytest.raises(ModelUnavailable, match="shopsense train recommender"):
+        empty.recommend(1)
+
+
+def test_cli_recommend_and_train_errors(trained, spark, tmp_path):
+    from shopsense.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["--home", str(trained[0].home), "recommend", "--customer", "1", "-k", "3"])
+    assert out.exit_code == 0, out.output
+    assert "personalised (ALS" in out.output and "already bought:" in out.output
+    bad = runner.invoke(app, ["--home", str(tmp_path), "train", "everything"])
+    assert isinstance(bad.exception, ShopSenseError) and "choose one of promo, season, recommender" in str(bad.exception)
