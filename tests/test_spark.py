@@ -1,13 +1,25 @@
+from dataclasses import replace
+
 import pytest
 
 from shopsense import spark as spark_module
-from shopsense.spark import JavaError, check_java
+from shopsense.spark import JavaError, check_java, get_spark
+from tests.conftest import TEST_SPARK
 
 
 def test_session_uses_the_configured_settings(spark):
-    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
-    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
-    assert spark.range(10).count() == 10
+    # In-process CLI tests reuse this session with the default settings; get_spark re-applies the
+    # settings it is given to a running session, so the check does not depend on test order.
+    other = replace(TEST_SPARK, shuffle_partitions=3)
+    try:
+        assert get_spark(other).conf.get("spark.sql.shuffle.partitions") == "3"
+        session = get_spark(TEST_SPARK)
+        assert session is spark
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+        assert spark.range(10).count() == 10
+    finally:
+        get_spark(TEST_SPARK)
 
 
 def test_missing_java_is_one_clear_line(monkeypatch):
