@@ -167,7 +167,23 @@ def run_pipeline(config: Config, input_csv: Path | None = None, only: list[str] 
                 timings[stage.name] = time.monotonic() - start
             progress.update(task, completed=1)
     console.print(summary_table(results, timings))
+    for line in next_steps(config, results):
+        console.print(line)
     return results
+
+
+def next_steps(config: Config, results: dict[str, StageResult]) -> list[str]:
+    """Where the outputs are and what to do next, for the stages that ran."""
+    home = f" --home {config.home}" if config.home != Path.cwd() else ""
+    lines = []
+    if "analyze" in results:
+        lines.append(f"report: {config.report_html}")
+    if "train" in results:
+        lines.append(f"models: {config.models_dir}  (each with metrics.json: test metrics next to a baseline)")
+        lines.append(f"start the web app: shopsense{home} app   (then open http://127.0.0.1:7860)")
+    if "stream" in results:
+        lines.append(f"streaming outputs: {config.stream_output_dir}")
+    return lines
 
 
 def summary_table(results: dict[str, StageResult], timings: dict[str, float]) -> Table:
