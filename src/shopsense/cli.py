@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from shopsense.config import Config, load_config
+from shopsense.config import DEFAULT_ROWS, DEFAULT_SEED, Config, load_config
 from shopsense.errors import ShopSenseError
 from shopsense.spark import JavaError
 
@@ -39,8 +40,8 @@ def config_of(ctx: typer.Context) -> Config:
 @app.command()
 def generate(
     ctx: typer.Context,
-    rows: int = typer.Option(50_000, "--rows", min=0, help="Number of purchase rows."),
-    seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same file."),
+    rows: int = typer.Option(DEFAULT_ROWS, "--rows", min=0, help="Number of purchase rows."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed: the same seed gives the same file."),
     customers: Optional[int] = typer.Option(None, "--customers", min=1,
                                             help="Number of distinct customers [default: rows / 4]."),
     dirty_fraction: float = typer.Option(0.0, "--dirty-fraction", min=0.0, max=1.0,
@@ -68,11 +69,20 @@ def run_all(
                                          help="Your CSV (public format) instead of the generated default data."),
     only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these stages (repeat or comma list)."),
     skip: Optional[list[str]] = typer.Option(None, "--skip", help="Skip these stages (repeat or comma list)."),
+    rows: Optional[int] = typer.Option(None, "--rows", min=1,
+                                       help=f"Rows of the generated default data [default: {DEFAULT_ROWS:,}]."),
+    seed: Optional[int] = typer.Option(None, "--seed",
+                                       help=f"Seed of the generated data and of the models [default: {DEFAULT_SEED}]."),
 ) -> None:
     """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
     from shopsense.pipeline import run_pipeline
 
-    run_pipeline(config_of(ctx), input, _stage_list(only), _stage_list(skip))
+    config = config_of(ctx)
+    if rows is not None:
+        config = config.with_overrides(default_rows=rows)
+    if seed is not None:
+        config = config.with_overrides(default_seed=seed, ml=replace(config.ml, seed=seed))
+    run_pipeline(config, input, _stage_list(only), _stage_list(skip))
 
 
 # --- ingestion (shopsense.ingest) -------------------------------------------------------------------------

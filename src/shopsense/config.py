@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 ENV_HOME = "SHOPSENSE_HOME"
@@ -193,12 +193,72 @@ class Config:
         return replace(self, **kwargs)
 
 
+CONFIG_FILE = "shopsense.toml"
+
+
+def _from_table(cls, table: dict, where: str, nested: dict | None = None):
+    """Keyword arguments of dataclass `cls` from a TOML table: unknown keys and wrong types are user errors."""
+    from shopsense.errors import ShopSenseError
+
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in table.items():
+        if key in (nested or {}):
+            continue
+        if key not in known or key in ("home", "spark", "ml"):
+            raise ShopSenseError(f"{where}: unknown setting '{key}'; known: {', '.join(sorted(known))}")
+        spec = known[key]
+        default = spec.default_factory() if spec.default is MISSING else spec.default
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        ok = (isinstance(value, type(default)) or (isinstance(default, float) and type(value) is int)
+              or (default is None and isinstance(value, str)))
+        if not ok or (isinstance(value, bool) and not isinstance(default, bool)):
+            raise ShopSenseError(f"{where}: '{key}' must be {type(default).__name__}, got {value!r}")
+        kwargs[key] = float(value) if isinstance(default, float) else value
+    return kwargs
+
+
+def read_config_file(path: Path) -> dict:
+    """The optional settings file of a project home, as dataclass keyword arguments (docs/architecture.md)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    from shopsense.errors import ShopSenseError
+
+    if not path.exists():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ShopSenseError(f"{path}: not valid TOML: {exc}") from None
+    for section in ("spark", "ml"):
+        if not isinstance(table.get(section, {}), dict):
+            raise ShopSenseError(f"{path}: [{section}] must be a table")
+    spark = table.get("spark", {})
+    if not isinstance(spark.get("extra", {}), dict) or not all(
+            isinstance(v, str) for v in spark.get("extra", {}).values()):
+        raise ShopSenseError(f"{path}: [spark.extra] must map Spark settings to strings")
+    return {
+        "config": _from_table(Config, table, str(path), nested={"spark": 1, "ml": 1}),
+        "spark": {**_from_table(SparkSettings, spark, f"{path} [spark]", nested={"extra": 1}),
+                  **({"extra": dict(spark["extra"])} if "extra" in spark else {})},
+        "ml": _from_table(MLSettings, table.get("ml", {}), f"{path} [ml]"),
+    }
+
+
 def load_config(home: str | Path | None = None, master: str | None = None, verbose: bool = False) -> Config:
-    """Build the config: explicit arguments win over environment variables, which win over defaults."""
+    """Build the config: explicit arguments win over environment variables, which win over the optional
+    `<home>/shopsense.toml`, which wins over the defaults."""
     home_path = Path(home or os.environ.get(ENV_HOME) or Path.cwd()).expanduser().resolve()
-    spark = SparkSettings(
-        master=master or os.environ.get(ENV_MASTER) or SparkSettings.master,
-        log_level="WARN" if verbose else SparkSettings.log_level,
-        log_file=None if verbose else str(home_path / "logs" / "spark.log"),
-    )
-    return Config(home=home_path, spark=spark)
+    file = read_config_file(home_path / CONFIG_FILE) or {"config": {}, "spark": {}, "ml": {}}
+    spark_file = file["spark"]
+    spark = SparkSettings(**{
+        **spark_file,
+        "master": master or os.environ.get(ENV_MASTER) or spark_file.get("master", SparkSettings.master),
+        "log_level": "WARN" if verbose else spark_file.get("log_level", SparkSettings.log_level),
+        "log_file": None if verbose else spark_file.get("log_file", str(home_path / "logs" / "spark.log")),
+    })
+    return Config(home=home_path, spark=spark, ml=MLSettings(**file["ml"]), **file["config"])

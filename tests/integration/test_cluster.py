@@ -14,10 +14,38 @@ from integration.standalone import standalone_cluster
 from shopsense.generate import generate, write_csv
 
 pytestmark = pytest.mark.slow
-STAGES = "ingest,analyze"
+STAGES = "ingest,analyze,train"
+MODELS = ("promo", "season", "recommender")
+# Small models (the ML tests check the models; this test checks that a cluster computes the same).
+SETTINGS = """
+[ml]
+promo_num_trees = [8]
+promo_max_depth = [3, 5]
+season_num_trees = 8
+season_max_depth = 4
+als_max_iter = 4
+"""
+
+
+def assert_same(a, b, where: str) -> None:
+    """Equal JSON documents; floats may differ in their last digits (sums in another order on a cluster)."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
 
 
 def run_stages(home: Path, csv: Path, master: str) -> subprocess.CompletedProcess:
+    home.mkdir(exist_ok=True)
+    (home / "shopsense.toml").write_text(SETTINGS)
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     return subprocess.run(
         [sys.executable, "-m", "shopsense", "--home", str(home), "--master", master,
@@ -31,7 +59,7 @@ def processed(home: Path) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
-def test_ingest_and_analyze_on_a_standalone_cluster_equal_local_mode(tmp_path):
+def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(tmp_path):
     csv = write_csv(generate(3000, seed=11, customers=600, dirty_fraction=0.02), tmp_path / "input.csv")
     local, cluster = tmp_path / "local", tmp_path / "cluster"
 
@@ -55,3 +83,7 @@ def test_ingest_and_analyze_on_a_standalone_cluster_equal_local_mode(tmp_path):
     for name in queries:
         pd.testing.assert_frame_equal(pd.read_csv(local / "reports/queries" / name),
                                       pd.read_csv(cluster / "reports/queries" / name), obj=name)
+    for model in MODELS:
+        a, b = (json.loads((home / "models" / model / "metrics.json").read_text()) for home in (local, cluster))
+        for key in ("data_fingerprint", "split", "params", "excluded_features", "metrics"):
+            assert_same(a.get(key), b.get(key), f"{model}.{key}")

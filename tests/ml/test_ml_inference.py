@@ -37,6 +37,28 @@ def test_answers_have_the_documented_shape(predictor):
     assert summer["Sandals"] > winter["Sandals"] and winter["Coat"] > summer["Coat"]  # planted seasonal items
 
 
+def test_single_requests_equal_the_models_batch_predictions(predictor, trained):
+    """A request (one row sent to Spark through Arrow) gets exactly what the model gives the same rows in bulk."""
+    from pyspark.ml.functions import vector_to_array
+
+    from shopsense.io import read_processed
+    from shopsense.ml.season import item_names
+
+    config, _ = trained
+    rows = read_processed(predictor.spark, config).orderBy("customer_id", "item_purchased").limit(12)
+    batch = predictor.models["promo"].transform(rows).select(
+        *PROMO_INPUTS, vector_to_array("probability")[1].alias("p")).collect()
+    for row in batch:
+        single = predictor.promo_probability({c: row[c] for c in PROMO_INPUTS})["probability"]
+        assert single == pytest.approx(row.p, abs=1e-12)
+    season_rows = predictor.models["season"].transform(rows).select(
+        *SEASON_INPUTS, "season", vector_to_array("probability").alias("p")).collect()
+    labels = len(item_names(predictor.models["season"]))  # the probability vector also has an "unseen" class
+    for row in season_rows:
+        top = predictor.top_items({c: row[c] for c in SEASON_INPUTS}, row.season, k=3)
+        assert [t["probability"] for t in top] == pytest.approx(sorted(row.p[:labels], reverse=True)[:3], abs=1e-12)
+
+
 def test_customer_profile_and_unknown_customer(predictor, trained):
     profile = predictor.customer_profile(1)
     assert profile is not None and set(PROMO_INPUTS) | set(SEASON_INPUTS) <= set(profile)

@@ -1,6 +1,6 @@
 """Where ShopSense spends its time, with measures that stay meaningful on a busy machine.
 
-    python -m benchmarks.profile [--rows 50000] [--reps 2] [--cores 2]
+    python -m benchmarks.spark_profile [--rows 50000] [--reps 2] [--cores 2]
 
 One warm Spark session; `ingest` and every step of `analyze` run `--reps` times. For each step: wall time,
 CPU seconds of this process tree (Python + JVM: unlike wall time, barely inflated by other processes

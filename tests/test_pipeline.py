@@ -1,0 +1,97 @@
+"""`shopsense run`: every stage in order, counts that add up, a safe re-run, a failing stage named."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from shopsense.config import MLSettings
+from shopsense.pipeline import STAGE_NAMES, StageFailed, run_pipeline
+
+pytestmark = pytest.mark.slow
+
+ROWS = 2000
+# Tiny models: this test checks the orchestration; the ML tests check the models.
+TINY_ML = MLSettings(promo_num_trees=(5,), promo_max_depth=(3,), season_num_trees=5, season_max_depth=3,
+                     als_max_iter=3)
+
+
+def run(config, **kwargs) -> tuple[dict, str]:
+    out = io.StringIO()
+    results = run_pipeline(config, console=Console(file=out, width=240), **kwargs)
+    return results, out.getvalue()
+
+
+def snapshot(config) -> dict:
+    """The outputs a re-run must reproduce exactly (row order is not part of the contract)."""
+    clean = pd.read_parquet(config.processed_dir)
+    queries = {p.name: p.read_text() for p in sorted(config.queries_dir.glob("*.csv"))}
+    kpis = json.loads(config.kpis_json.read_text())
+    summary = json.loads(config.ingest_summary.read_text())
+    for volatile in ("seconds",):
+        summary.pop(volatile)
+    streams = {p.name: len(pd.read_parquet(p)) for p in sorted(config.stream_output_dir.iterdir())}
+    return {"clean": clean.sort_values(list(clean.columns)).reset_index(drop=True), "queries": queries,
+            "kpis": kpis, "ingest": summary, "streams": streams}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, spark):
+    from shopsense.config import load_config
+    from tests.conftest import TEST_SPARK
+
+    config = load_config(home=tmp_path_factory.mktemp("run")).with_overrides(
+        spark=TEST_SPARK, default_rows=ROWS, ml=TINY_ML)
+    results, text = run(config)
+    return config, results, text, snapshot(config)
+
+
+def test_all_stages_run_in_order_and_the_counts_add_up(first_run):
+    config, results, text, snap = first_run
+    assert list(results) == list(STAGE_NAMES)
+    assert results["generate"].rows_out == ROWS
+    assert results["ingest"].rows_in == ROWS
+    assert results["analyze"].rows_in == results["ingest"].rows_out == len(snap["clean"])
+    assert snap["ingest"]["rows_read"] == ROWS
+    assert results["stream"].rows_in == 6 * 500
+    trained = "\n".join(results["train"].notes)
+    for name in ("promo: test AUC", "season: test top-3 hit rate", "recommender:"):
+        assert name in trained
+    assert trained.count(" vs ") == 3  # every model's test metric next to its baseline
+    for name in ("promo", "season", "recommender"):
+        assert (config.model_dir(name) / "metrics.json").exists()
+    assert "ShopSense run summary" in text
+    assert f"shopsense --home {config.home} app" in text
+    assert str(config.report_html) in text and config.report_html.exists()
+
+
+def test_rerun_is_idempotent(first_run):
+    config, _, _, snap = first_run
+    before = dict(snap)
+    run(config, skip=["train"])
+    after = snapshot(config)
+    pd.testing.assert_frame_equal(before.pop("clean"), after.pop("clean"))
+    assert before == after
+
+
+def test_a_failing_stage_is_named_and_earlier_outputs_stay_valid(first_run, tmp_path):
+    config, _, _, before = first_run
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Customer ID,Age\n1,30\n")
+    with pytest.raises(StageFailed, match="stage 'ingest' failed: .*missing required column"):
+        run(config, input_csv=bad, only=["ingest", "analyze"])
+    pd.testing.assert_frame_equal(
+        before["clean"], pd.read_parquet(config.processed_dir).sort_values(list(before["clean"].columns))
+        .reset_index(drop=True))
+
+
+def test_unknown_stage_is_one_clear_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(tmp_path), "run", "--only", "bogus"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "unknown stage 'bogus'" in out.stderr and "Traceback" not in out.stderr
