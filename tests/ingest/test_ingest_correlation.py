@@ -21,6 +21,25 @@ def test_pearson_and_spearman_equal_pandas(spark, processed_frame):
         np.testing.assert_allclose(result.matrices[method], expected, atol=1e-9)
 
 
+def test_spearman_equals_spark_mls_own_spearman(spark, processed_frame):
+    """Ranks computed on distinct values give what Spark ML's "spearman" (a sort of every value) gives."""
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.stat import Correlation
+
+    df = spark.createDataFrame(processed_frame(400, seed=5)[list(FEATURES)])
+    vectors = VectorAssembler(inputCols=list(FEATURES), outputCol="v").transform(df).select("v")
+    expected = Correlation.corr(vectors, "v", "spearman").head()[0].toArray()
+    np.testing.assert_allclose(correlations(df, threshold=0.85).matrices["spearman"], expected, atol=1e-9)
+
+
+def test_average_ranks_share_the_mean_position_of_ties(spark):
+    from shopsense.ingest.correlation import average_ranks
+
+    df = spark.createDataFrame([(10.0, 1.0), (20.0, 1.0), (20.0, 2.0), (30.0, 1.0)], "a double, b double")
+    ranks = average_ranks(df, ("a", "b")).toPandas().sort_values(["a", "b"]).to_numpy().tolist()
+    assert ranks == [[1.0, 2.0], [2.5, 2.0], [2.5, 4.0], [4.0, 2.0]]
+
+
 def test_fewer_than_two_rows_is_undefined_not_a_crash(spark, processed_frame):
     for rows in (0, 1):
         frame = processed_frame(5, seed=1)[list(FEATURES)].head(rows)
