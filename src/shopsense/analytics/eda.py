@@ -58,8 +58,8 @@ def totals_sql(view: str) -> str:
                ROUND(SUM(purchase_amount_usd), 2) AS revenue,
                AVG(purchase_amount_usd) AS avg_amount,
                AVG(review_rating) AS avg_rating,
-               AVG(CASE WHEN promo_code_used THEN 1.0 ELSE 0.0 END) AS promo_rate,
-               AVG(CASE WHEN discount_applied THEN 1.0 ELSE 0.0 END) AS discount_rate
+               COUNT_IF(promo_code_used) AS promo_purchases,
+               COUNT_IF(discount_applied) AS discount_purchases
         FROM {view}
     """
 
@@ -95,8 +95,9 @@ def kpis(totals_row: dict, profile_frame: pd.DataFrame) -> dict:
             for _, g in genders.iterrows()
         },
         "subscriber_share": round(int(subscribers) / customers, 4),
-        "promo_code_rate": round(float(totals_row["promo_rate"]), 4),
-        "discount_rate": round(float(totals_row["discount_rate"]), 4),
+        # Rates from exact counts: an engine's own decimal AVG rounds once more before ours (double rounding).
+        "promo_code_rate": round(int(totals_row["promo_purchases"]) / int(totals_row["rows"]), 4),
+        "discount_rate": round(int(totals_row["discount_purchases"]) / int(totals_row["rows"]), 4),
     }
 
 
