@@ -1,6 +1,6 @@
 """Where ShopSense spends its time, with measures that stay meaningful on a busy machine.
 
-    python -m benchmarks.spark_profile [--rows 50000] [--reps 2] [--cores 2]
+    python -m benchmarks.spark_profile [--rows 50000] [--reps 2] [--cores 2] [--only ingest] [--conf K=V]
 
 One warm Spark session; `ingest` and every step of `analyze` run `--reps` times. For each step: wall time,
 CPU seconds of this process tree (Python + JVM: unlike wall time, barely inflated by other processes
@@ -60,12 +60,46 @@ class Meter:
         return "\n".join(lines)
 
 
+def ingest_steps(meter: Meter, spark, csv: Path, work: Path) -> None:
+    """The steps of `ingest`, one by one, and Spark ML's own Spearman for comparison with ShopSense's."""
+    from pyspark import StorageLevel
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.stat import Correlation
+    from pyspark.sql import functions as F
+
+    from shopsense.ingest import correlation
+    from shopsense.ingest.atomic import stage_parquet
+    from shopsense.ingest.pipeline import clean_rows, quarantined_rows
+    from shopsense.ingest.read import read_header, read_raw
+    from shopsense.ingest.split import classify, count_outcomes, deduplicate
+    from shopsense.ingest.validate import REASONS, validate
+
+    header = read_header(spark, str(csv))
+    raw = lambda: read_raw(spark, str(csv), header)  # noqa: E731
+    meter("  scan (count)", lambda: raw().count())
+    meter("  scan + dedupe (count)", lambda: deduplicate(raw()).count())
+    meter("  scan + validate (aggregate)", lambda: validate(raw()).agg(F.sum(F.size(REASONS))).first())
+    classified = classify(validate(deduplicate(raw()))).persist(StorageLevel.MEMORY_AND_DISK)
+    meter("  scan+dedupe+validate+count+cache", count_outcomes, classified)
+    clean = meter("  write clean Parquet", stage_parquet, clean_rows(classified), work / "clean")
+    meter("  write quarantine Parquet", stage_parquet, quarantined_rows(classified), work / "quarantine")
+    classified.unpersist()
+    df = spark.read.parquet(str(clean))
+    meter("  correlations (ShopSense)", correlation.correlations, df, 0.85)
+    features = list(correlation.FEATURES)
+    vectors = VectorAssembler(inputCols=features, outputCol="v").transform(
+        df.select(*[F.col(f).cast("double") for f in features])).select("v")
+    meter("  (reference) Spark ML spearman", lambda: Correlation.corr(vectors, "v", "spearman").head())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--only", choices=("ingest", "analyze"))
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark setting, e.g. spark.driver.extraJavaOptions= (before/after a tuning)")
     args = parser.parse_args()
 
     from shopsense.analytics import eda
@@ -76,7 +110,8 @@ def main() -> None:
     from shopsense.spark import get_spark
 
     home = Path(tempfile.mkdtemp(prefix="shopsense-profile-"))
-    settings = SparkSettings(master=f"local[{args.cores}]", log_file=str(home / "spark.log"))
+    extra = dict(item.split("=", 1) for item in args.conf)
+    settings = SparkSettings(master=f"local[{args.cores}]", log_file=str(home / "spark.log"), extra=extra)
     config = load_config(home=home).with_overrides(spark=settings)
     csv = input_csv(args.rows)
     spark = get_spark(settings)
@@ -84,7 +119,8 @@ def main() -> None:
     meter("warm-up ingest (not a measure)", ingest, spark, config, csv)
     for _ in range(args.reps):
         if args.only != "analyze":
-            meter("ingest", ingest, spark, config, csv)
+            meter("ingest (whole)", ingest, spark, config, csv)
+            ingest_steps(meter, spark, csv, Path(tempfile.mkdtemp(dir=home)))
         if args.only != "ingest":
             meter("analyze (whole)", analyze, spark, config)
             purchases = meter("  load + cache", lambda: load_purchases(spark, config))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shopsense.config import Config, SparkSettings, load_config
+from shopsense.config import Config, MLSettings, SparkSettings, load_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_CSV = FIXTURES / "shopping_sample.csv"  # 100 real rows of the public file
@@ -48,3 +48,35 @@ def processed_df(spark, processed_frame):
         return spark.createDataFrame(processed_frame(rows, seed, customers), schema=PROCESSED_SCHEMA)
 
     return make
+
+
+# Few trees, shallow search, few ALS iterations: the suite stays fast on a shared 2-core machine.
+SMALL = MLSettings(promo_num_trees=(8,), promo_max_depth=(3, 5), season_num_trees=8, season_max_depth=5,
+                   als_max_iter=5)
+SIGNAL_ROWS = 4000
+SHUFFLED_ROWS = 2000
+
+
+def trained_home(tmp_path_factory, spark, frame, name):
+    from shopsense.ml.training import train_models
+    from shopsense.schema import PROCESSED_SCHEMA
+
+    # The session-wide `spark` fixture is passed explicitly: no second session is built.
+    config = load_config(home=tmp_path_factory.mktemp(name)).with_overrides(ml=SMALL)
+    spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
+    return config, train_models(config, spark=spark)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, spark, processed_frame):
+    """(config, {name: (model, card)}) of all three models trained ONCE on planted-signal data: used by the
+    ML tests and served by the app in the app tests."""
+    return trained_home(tmp_path_factory, spark, processed_frame(SIGNAL_ROWS, seed=11), "signal")
+
+
+@pytest.fixture(scope="session")
+def predictor(trained, spark):
+    """The inference module on the trained models (the app's answers are compared with it)."""
+    from shopsense.ml.inference import Predictor
+
+    return Predictor(trained[0], spark=spark)

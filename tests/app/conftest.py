@@ -20,19 +20,12 @@ def fake_ctx(config):
     return make
 
 
-# --- a real app with small trained models (API and browser tests) ----------------------------------------
-ROWS, CUSTOMERS = 1500, 300  # small: the whole setup (data + 3 models) trains in well under a minute
-
-
-def small_ml_settings():
-    from shopsense.config import MLSettings
-
-    return MLSettings(promo_num_trees=(8,), promo_max_depth=(4,), cv_folds=2, season_num_trees=8,
-                      season_max_depth=4, als_rank=4, als_max_iter=4)
+# --- a real app serving the models trained once for the ML tests (tests/conftest.py) ---------------------
+REPORT_ROWS = 1500  # the KPI file written below (the app only reads it)
 
 
 def write_reports(config) -> None:
-    """A KPI file and one plot in the layout `shopsense analyze` writes (the app only reads them)."""
+    """A KPI file and one plot in the layout `shopsense analyze` writes."""
     import json
 
     import matplotlib
@@ -42,7 +35,7 @@ def write_reports(config) -> None:
 
     plots = config.reports_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    (config.reports_dir / "kpis.json").write_text(json.dumps({"rows": ROWS, "distinct_customers": CUSTOMERS}))
+    (config.reports_dir / "kpis.json").write_text(json.dumps({"rows": REPORT_ROWS, "distinct_customers": 300}))
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.bar(["a", "b"], [1, 2])
     ax.set_title("test plot")
@@ -51,25 +44,11 @@ def write_reports(config) -> None:
 
 
 @pytest.fixture(scope="session")
-def trained_config(tmp_path_factory, spark, processed_df):
-    """A project home with processed data, the three models trained by the ML layer, and reports."""
-    from shopsense.config import load_config
-    from shopsense.ml.training import train_models
-
-    home = tmp_path_factory.mktemp("trained-home")
-    config = load_config(home=home).with_overrides(ml=small_ml_settings())
-    processed_df(ROWS, seed=3, customers=CUSTOMERS).write.parquet(str(config.processed_dir))
-    train_models(config, spark=spark)
+def trained_config(trained):
+    """A project home with processed data, the three trained models, and reports."""
+    config = trained[0]
     write_reports(config)
     return config
-
-
-@pytest.fixture(scope="session")
-def predictor(trained_config, spark):
-    """The inference module itself, on the same models, to compare the app's answers with."""
-    from shopsense.ml.inference import Predictor
-
-    return Predictor(trained_config, spark=spark)
 
 
 @pytest.fixture(scope="session")

@@ -1,32 +1,10 @@
-"""ML fixtures: small generated homes trained ONCE per test session with tiny models (few trees)."""
+"""ML fixtures: the same models trained on data without signal (the trained home is in tests/conftest.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from shopsense.config import MLSettings, load_config
-from shopsense.schema import PROCESSED_SCHEMA
-
-# Few trees, shallow search, few ALS iterations: the suite stays fast on a shared 2-core machine.
-SMALL = MLSettings(promo_num_trees=(8,), promo_max_depth=(3, 5), season_num_trees=8, season_max_depth=5,
-                   als_max_iter=5)
-SIGNAL_ROWS = 4000
-SHUFFLED_ROWS = 2000
-
-
-def _trained_home(tmp_path_factory, spark, frame, name):
-    from shopsense.ml.training import train_models
-
-    # The session-wide `spark` fixture is passed explicitly: no second session is built.
-    config = load_config(home=tmp_path_factory.mktemp(name)).with_overrides(ml=SMALL)
-    spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
-    return config, train_models(config, spark=spark)
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, spark, processed_frame):
-    """(config, {name: (model, card)}) of all three models trained on planted-signal data."""
-    return _trained_home(tmp_path_factory, spark, processed_frame(SIGNAL_ROWS, seed=11), "signal")
+from tests.conftest import SHUFFLED_ROWS, trained_home
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +14,4 @@ def trained_on_noise(tmp_path_factory, spark, processed_frame):
     rng = np.random.default_rng(0)
     frame["promo_code_used"] = rng.permutation(frame["promo_code_used"].to_numpy())
     frame["item_purchased"] = rng.permutation(frame["item_purchased"].to_numpy())
-    return _trained_home(tmp_path_factory, spark, frame, "noise")
-
-
-@pytest.fixture(scope="session")
-def predictor(trained, spark):
-    from shopsense.ml.inference import Predictor
-
-    return Predictor(trained[0], spark=spark)
+    return trained_home(tmp_path_factory, spark, frame, "noise")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from shopsense import schema
+from shopsense.ingest.validate import REASONS, typed, validate
+from shopsense.ingest.validate import RULES as CONTRACT_RULES
 
 EVENT_ID = "event_id"
 EVENT_TIME = "event_time"
@@ -78,50 +80,39 @@ def _with_file_info(df: DataFrame) -> DataFrame:
 
 
 # --- parsing and validation (pure DataFrame -> DataFrame) ------------------------------------------------
-# The expressions are SQL text: one call into the JVM per column instead of one per literal (the
-# vocabularies are long), which keeps building and re-planning every micro-batch cheap.
+# The data contract is checked by the SAME rules as batch ingestion (shopsense.ingest.validate), so a row
+# is valid in the stream exactly when `shopsense ingest` would keep it. The stream reports them grouped
+# by kind (one data-quality column per group), plus its own two rules on the event columns.
+CONTRACT_RULE_KINDS: dict[str, tuple[str, ...]] = {
+    "malformed_row": ("malformed",),
+    "missing_value": ("missing",),
+    "not_a_number": ("non_numeric", "non_integer"),
+    "out_of_range": ("out_of_range",),
+    "unknown_value": ("unknown",),
+    "bad_boolean": ("non_boolean",),
+    "item_category_mismatch": ("mismatch",),
+}
+
+
 def _key(name: str) -> str:
     """Column name after parsing: the processed name of a contract column, else the name itself."""
     return schema.RAW_TO_PROCESSED.get(name, name)
 
 
-def _sql_list(values) -> str:
-    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+def _text(name: str) -> Column:
+    return F.nullif(F.trim(F.col(f"`{name}`")), F.lit(""))
 
 
-def _typed_sql(column: schema.Column) -> str:
-    text = f"s_{column.name}"
-    if isinstance(column.dtype, StringType):
-        return text
-    if isinstance(column.dtype, BooleanType):
-        return (f"CASE WHEN lower({text}) IN ({_sql_list(schema.TRUE_VALUES)}) THEN true "
-                f"WHEN lower({text}) IN ({_sql_list(schema.FALSE_VALUES)}) THEN false END")
-    return f"try_cast({text} AS {column.dtype.simpleString()})"
-
-
-def _any_sql(conditions) -> str:
-    return " OR ".join(f"coalesce({c}, false)" for c in conditions)
-
-
-def _rule_sql() -> dict[str, str]:
-    """Rule name -> SQL that is true when the row breaks the rule (on the trimmed and typed columns)."""
-    numeric = [c.name for c in schema.COLUMNS if not isinstance(c.dtype, (StringType, BooleanType))]
-    pairs = _sql_list(f"{item}|{category}" for item, category in schema.CATEGORY_OF_ITEM.items())
-    return {
-        "malformed_row": f"{CORRUPT} IS NOT NULL",
-        "missing_event_id": f"s_{EVENT_ID} IS NULL",
-        "bad_event_time": f"{EVENT_TIME} IS NULL",
-        "missing_value": _any_sql(f"s_{c.name} IS NULL" for c in schema.COLUMNS),
-        "not_a_number": _any_sql(f"s_{name} IS NOT NULL AND {name} IS NULL" for name in numeric),
-        "out_of_range": _any_sql(f"NOT ({name} BETWEEN {low!r} AND {high!r})"
-                                 for name, (low, high) in schema.NUMERIC_RANGES.items()),
-        "unknown_value": _any_sql(f"NOT ({name} IN ({_sql_list(vocabulary)}))"
-                                  for name, vocabulary in schema.VOCABULARIES.items()),
-        "bad_boolean": _any_sql(f"s_{name} IS NOT NULL AND {name} IS NULL" for name in schema.BOOLEAN_COLUMNS),
-        "item_category_mismatch": _any_sql([
-            f"category IN ({_sql_list(schema.CATEGORIES)}) AND item_purchased IN ({_sql_list(schema.ITEMS)}) "
-            f"AND NOT (concat(item_purchased, '|', category) IN ({pairs}))"]),
+def _rule_flags() -> dict[str, Column]:
+    """Rule name -> a column that is true when the row breaks the rule (after `validate`)."""
+    flags = {
+        "missing_event_id": F.col(f"s_{EVENT_ID}").isNull(),
+        "bad_event_time": F.col(EVENT_TIME).isNull(),
     }
+    for rule, kinds in CONTRACT_RULE_KINDS.items():
+        codes = [r.code for r in CONTRACT_RULES if r.kind in kinds]
+        flags[rule] = F.arrays_overlap(F.col(REASONS), F.array(*map(F.lit, codes)))
+    return {rule: flags[rule] for rule in RULES}
 
 
 def is_header() -> Column:
@@ -134,24 +125,24 @@ def parse_events(raw: DataFrame) -> DataFrame:
     """Raw stream rows -> typed rows (processed names) with one `fail_<rule>` flag per rule and `valid`.
 
     Every data line stays (header lines are dropped): invalid rows are kept, flagged, for the
-    data-quality query; the window queries keep only `valid` rows. Values are trimmed; an empty value is
-    missing; numbers that do not parse become null (try_cast: never an error under ANSI mode).
+    data-quality query; the window queries keep only `valid` rows. The contract columns are checked and
+    typed exactly as by batch ingestion (trimmed, vocabulary matched case-insensitively; an invalid value
+    becomes null, never an error under ANSI mode).
     """
-    trimmed = raw.filter(~is_header()).select(
-        *[F.expr(f"nullif(trim(`{name}`), '')").alias(f"s_{_key(name)}") for name in STREAM_COLUMNS],
+    lines = raw.filter(~is_header()).select(
+        *[F.col(f"`{name}`").alias(_key(name)) for name in schema.RAW_COLUMNS],
+        _text(EVENT_ID).alias(f"s_{EVENT_ID}"),
+        F.try_to_timestamp(_text(EVENT_TIME), F.lit(EVENT_TIME_PATTERN)).alias(EVENT_TIME),
+        *[_text(name).isNull().alias(f"null_{_key(name)}") for name in STREAM_COLUMNS],
         CORRUPT, FILE_PATH, FILE_TIME,
     )
-    typed = trimmed.select(
-        "*",
-        F.expr(f"try_to_timestamp(s_{EVENT_TIME}, '{EVENT_TIME_PATTERN}')").alias(EVENT_TIME),
-        *[F.expr(_typed_sql(c)).alias(c.name) for c in schema.COLUMNS],
-    )
-    flagged = typed.select(
+    checked = validate(lines)
+    flagged = checked.select(
         F.col(f"s_{EVENT_ID}").alias(EVENT_ID),
         EVENT_TIME,
-        *schema.PROCESSED_COLUMNS,
-        *[F.expr(f"coalesce({sql}, false)").alias(f"fail_{rule}") for rule, sql in _rule_sql().items()],
-        *[F.expr(f"s_{_key(name)} IS NULL").alias(f"null_{_key(name)}") for name in STREAM_COLUMNS],
+        *[typed(c.name).alias(c.name) for c in schema.COLUMNS],
+        *[F.coalesce(flag, F.lit(False)).alias(f"fail_{rule}") for rule, flag in _rule_flags().items()],
+        *[f"null_{_key(name)}" for name in STREAM_COLUMNS],
         FILE_PATH,
         FILE_TIME,
     )

@@ -8,16 +8,25 @@ WITH choices AS (
     UNION ALL
     SELECT 'shipping_type' AS preference, shipping_type AS choice, customer_id, purchase_amount_usd
     FROM purchases
-), summary AS (
+), amounts AS (
     SELECT preference,
            choice,
            COUNT(*) AS purchases,
-           COUNT(DISTINCT customer_id) AS customers,
            ROUND(SUM(purchase_amount_usd), 2) AS revenue,
            MEDIAN(purchase_amount_usd) AS median_amount,
            ROUND(AVG(purchase_amount_usd), 2) AS avg_amount
     FROM choices
     GROUP BY preference, choice
+), buyers AS (
+    -- Distinct customers are counted on their own: in one aggregation with MEDIAN, Spark expands every
+    -- row for the DISTINCT and runs the median over the expanded rows (2-3x slower, docs/benchmarks.md).
+    SELECT preference, choice, COUNT(*) AS customers
+    FROM (SELECT DISTINCT preference, choice, customer_id FROM choices) AS pairs
+    GROUP BY preference, choice
+), summary AS (
+    SELECT a.preference, a.choice, a.purchases, b.customers, a.revenue, a.median_amount, a.avg_amount
+    FROM amounts AS a
+    JOIN buyers AS b ON a.preference = b.preference AND a.choice = b.choice
 )
 SELECT preference,
        ROW_NUMBER() OVER (PARTITION BY preference ORDER BY purchases DESC, revenue DESC, choice) AS preference_rank,
