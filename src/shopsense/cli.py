@@ -25,7 +25,7 @@ app = typer.Typer(
 def main(
     ctx: typer.Context,
     home: Optional[Path] = typer.Option(None, "--home", envvar="SHOPSENSE_HOME",
-                                        help="Project home holding data/, reports/, models/, stream/ [default: .]"),
+                                        help="Project home holding data/, reports/, models/, stream/ (default: .)"),
     master: Optional[str] = typer.Option(None, "--master", envvar="SHOPSENSE_SPARK_MASTER",
                                          help="Spark master URL, e.g. local[*] or spark://host:7077."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Spark's own log output."),
@@ -43,11 +43,11 @@ def generate(
     rows: int = typer.Option(DEFAULT_ROWS, "--rows", min=0, help="Number of purchase rows."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed: the same seed gives the same file."),
     customers: Optional[int] = typer.Option(None, "--customers", min=1,
-                                            help="Number of distinct customers [default: rows / 4]."),
+                                            help="Number of distinct customers (default: rows / 4)."),
     dirty_fraction: float = typer.Option(0.0, "--dirty-fraction", min=0.0, max=1.0,
                                          help="Fraction of rows replaced by realistic bad rows (for tests)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="CSV to write [default: data/raw/shopping_trends.csv]."),
+                                          help="CSV to write (default: data/raw/shopping_trends.csv)."),
 ) -> None:
     """Generate a deterministic purchase log in the public CSV format."""
     from shopsense.generate import generate as gen, write_csv
@@ -70,9 +70,9 @@ def run_all(
     only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these stages (repeat or comma list)."),
     skip: Optional[list[str]] = typer.Option(None, "--skip", help="Skip these stages (repeat or comma list)."),
     rows: Optional[int] = typer.Option(None, "--rows", min=1,
-                                       help=f"Rows of the generated default data [default: {DEFAULT_ROWS:,}]."),
+                                       help=f"Rows of the generated default data (default: {DEFAULT_ROWS:,})."),
     seed: Optional[int] = typer.Option(None, "--seed",
-                                       help=f"Seed of the generated data and of the models [default: {DEFAULT_SEED}]."),
+                                       help=f"Seed of the generated data and of the models (default: {DEFAULT_SEED})."),
 ) -> None:
     """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
     from shopsense.pipeline import run_pipeline
@@ -91,7 +91,7 @@ def ingest(
     ctx: typer.Context,
     input_path: Optional[str] = typer.Option(
         None, "--input", "-i",
-        help="CSV file, folder of CSV files or glob (any Spark path) [default: data/raw/shopping_trends.csv]."),
+        help="CSV file, folder of CSV files or glob (any Spark path) (default: data/raw/shopping_trends.csv)."),
 ) -> None:
     """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
     from shopsense.ingest.pipeline import ingest as run_ingest
@@ -135,7 +135,7 @@ def analyze(
     ctx: typer.Context,
     min_support: Optional[float] = typer.Option(
         None, "--min-support", min=0.0, max=1.0,
-        help="Market basket: minimum share of baskets holding a pair [default: config basket_min_support]."),
+        help="Market basket: minimum share of baskets holding a pair (default: config basket_min_support)."),
 ) -> None:
     """EDA, KPIs, plots, the analytical SQL suite and reports/report.html from the processed data."""
     from shopsense.analytics.eda import format_kpis
@@ -197,8 +197,10 @@ def recommend(
 @app.command("app")
 def app_command(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 = every interface)."),
-    port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+    host: Optional[str] = typer.Option(None, "--host", help="Interface to listen on (0.0.0.0 = every interface) "
+                                                           f"(default: the config's app_host, {Config.app_host})."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535,
+                                       help=f"TCP port (default: the config's app_port, {Config.app_port})."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1,
                                               help="Prediction requests served at once; default: the config's app_concurrency."),
 ) -> None:
@@ -206,7 +208,8 @@ def app_command(
     from shopsense.app.server import serve
 
     config = config_of(ctx)
-    serve(config, host=host, port=port, concurrency=concurrency or config.app_concurrency)
+    serve(config, host=host or config.app_host, port=port or config.app_port,
+          concurrency=concurrency or config.app_concurrency)
 
 # --- streaming: `shopsense stream simulate | run` (shopsense.streaming, docs/streaming.md) ----------------
 SQL_ROWS_SHOWN = 50  # rows of `stream run --sql` printed per refresh

@@ -63,6 +63,8 @@ class Config:
     ml: MLSettings = field(default_factory=MLSettings)
     # Web app: prediction requests served at once (shared by all tabs; see docs/app.md) and the most
     # requests allowed to wait in the queue before new ones are told the queue is full.
+    app_host: str = "127.0.0.1"  # loopback by default: no one else can reach the app unless asked
+    app_port: int = 7860
     app_concurrency: int = 4
     app_queue_size: int = 256
 
@@ -196,16 +198,17 @@ class Config:
 CONFIG_FILE = "shopsense.toml"
 
 
-def _from_table(cls, table: dict, where: str, nested: dict | None = None):
-    """Keyword arguments of dataclass `cls` from a TOML table: unknown keys and wrong types are user errors."""
+def _from_table(cls, table: dict, where: str, tables: tuple[str, ...] = ()) -> dict:
+    """Keyword arguments of dataclass `cls` from a TOML table (`tables`: keys of sub-tables the caller
+    reads itself). Unknown keys and wrong types are user errors; `home` is where the file is, not a setting."""
     from shopsense.errors import ShopSenseError
 
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cls) if f.name != "home"}
     kwargs = {}
     for key, value in table.items():
-        if key in (nested or {}):
+        if key in tables:
             continue
-        if key not in known or key in ("home", "spark", "ml"):
+        if key not in known:
             raise ShopSenseError(f"{where}: unknown setting '{key}'; known: {', '.join(sorted(known))}")
         spec = known[key]
         default = spec.default_factory() if spec.default is MISSING else spec.default
@@ -229,7 +232,7 @@ def read_config_file(path: Path) -> dict:
     from shopsense.errors import ShopSenseError
 
     if not path.exists():
-        return {}
+        return {"config": {}, "spark": {}, "ml": {}}
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -242,8 +245,8 @@ def read_config_file(path: Path) -> dict:
             isinstance(v, str) for v in spark.get("extra", {}).values()):
         raise ShopSenseError(f"{path}: [spark.extra] must map Spark settings to strings")
     return {
-        "config": _from_table(Config, table, str(path), nested={"spark": 1, "ml": 1}),
-        "spark": {**_from_table(SparkSettings, spark, f"{path} [spark]", nested={"extra": 1}),
+        "config": _from_table(Config, table, str(path), tables=("spark", "ml")),
+        "spark": {**_from_table(SparkSettings, spark, f"{path} [spark]", tables=("extra",)),
                   **({"extra": dict(spark["extra"])} if "extra" in spark else {})},
         "ml": _from_table(MLSettings, table.get("ml", {}), f"{path} [ml]"),
     }
@@ -253,7 +256,7 @@ def load_config(home: str | Path | None = None, master: str | None = None, verbo
     """Build the config: explicit arguments win over environment variables, which win over the optional
     `<home>/shopsense.toml`, which wins over the defaults."""
     home_path = Path(home or os.environ.get(ENV_HOME) or Path.cwd()).expanduser().resolve()
-    file = read_config_file(home_path / CONFIG_FILE) or {"config": {}, "spark": {}, "ml": {}}
+    file = read_config_file(home_path / CONFIG_FILE)
     spark_file = file["spark"]
     spark = SparkSettings(**{
         **spark_file,

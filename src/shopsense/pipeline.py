@@ -180,7 +180,7 @@ def next_steps(config: Config, results: dict[str, StageResult]) -> list[str]:
         lines.append(f"report: {config.report_html}")
     if "train" in results:
         lines.append(f"models: {config.models_dir}  (each with metrics.json: test metrics next to a baseline)")
-        lines.append(f"start the web app: shopsense{home} app   (then open http://127.0.0.1:7860)")
+        lines.append(f"start the web app: shopsense{home} app   (then open http://{config.app_host}:{config.app_port})")
     if "stream" in results:
         lines.append(f"streaming outputs: {config.stream_output_dir}")
     return lines

@@ -59,8 +59,8 @@ REASON_CODES: tuple[str, ...] = tuple(r.code for r in RULES)
 
 
 # --- parsed values (null when the value is missing or does not parse) ---------------------------------------
-def _text(value: Column) -> Column:
-    """Trimmed value, null when empty."""
+def trimmed_text(value: Column) -> Column:
+    """Trimmed value, null when empty (what "missing" means in the data contract)."""
     return F.nullif(F.trim(value), F.lit(""))
 
 
@@ -101,7 +101,7 @@ def _parsed(column: str, text: Column) -> Column:
 
 def typed(column: str) -> Column:
     """The processed value of a raw string column, in its processed type (null when invalid)."""
-    return _parsed(column, _text(F.col(column))).try_cast(_TYPES[column])
+    return _parsed(column, trimmed_text(F.col(column))).try_cast(_TYPES[column])
 
 
 # Intermediate columns of `validate`: each value is trimmed and parsed once, then tested by several rules
@@ -140,7 +140,7 @@ def validate(raw: DataFrame) -> DataFrame:
     Comparisons with a null side are null, and `when(null)` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
-    texts = [_text(F.col(c)).alias(f"_text_{c}") for c in schema.PROCESSED_COLUMNS]
+    texts = [trimmed_text(F.col(c)).alias(f"_text_{c}") for c in schema.PROCESSED_COLUMNS]
     parsed = raw.select("*", *texts).select(
         "*", *[_parsed(c, _text_col(c)).alias(f"_value_{c}") for c in schema.PROCESSED_COLUMNS])
     codes = [F.when(_condition(rule), F.lit(rule.code)) for rule in RULES]

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from shopsense import schema
-from shopsense.ingest.validate import REASONS, typed, validate
+from shopsense.ingest.validate import REASONS, trimmed_text, typed, validate
 from shopsense.ingest.validate import RULES as CONTRACT_RULES
 
 EVENT_ID = "event_id"
@@ -100,7 +100,7 @@ def _key(name: str) -> str:
 
 
 def _text(name: str) -> Column:
-    return F.nullif(F.trim(F.col(f"`{name}`")), F.lit(""))
+    return trimmed_text(F.col(f"`{name}`"))
 
 
 def _rule_flags() -> dict[str, Column]:
