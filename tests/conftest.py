@@ -80,3 +80,27 @@ def predictor(trained, spark):
     from shopsense.ml.inference import Predictor
 
     return Predictor(trained[0], spark=spark)
+
+
+# --- one `shopsense run` of every stage, in-process on the shared session ----------------------------------
+PIPELINE_ROWS = 2000
+# Tiny models: the pipeline and cluster tests check orchestration and equality; the ML tests check models.
+TINY_ML = MLSettings(promo_num_trees=(5,), promo_max_depth=(3,), season_num_trees=5, season_max_depth=3,
+                     als_max_iter=3)
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory, spark):
+    """(config, stage results, printed text) of `run_pipeline` with every stage on generated default data.
+    tests/test_pipeline.py checks it; the cluster test compares a cluster run with it (local mode)."""
+    import io
+
+    from rich.console import Console
+
+    from shopsense.pipeline import run_pipeline
+
+    config = load_config(home=tmp_path_factory.mktemp("run")).with_overrides(
+        spark=TEST_SPARK, default_rows=PIPELINE_ROWS, ml=TINY_ML)
+    out = io.StringIO()
+    results = run_pipeline(config, console=Console(file=out, width=240))
+    return config, results, out.getvalue()

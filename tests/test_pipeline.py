@@ -10,15 +10,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from shopsense.config import MLSettings
 from shopsense.pipeline import STAGE_NAMES, StageFailed, run_pipeline
+from tests.conftest import PIPELINE_ROWS
 
 pytestmark = pytest.mark.slow
-
-ROWS = 2000
-# Tiny models: this test checks the orchestration; the ML tests check the models.
-TINY_ML = MLSettings(promo_num_trees=(5,), promo_max_depth=(3,), season_num_trees=5, season_max_depth=3,
-                     als_max_iter=3)
 
 
 def run(config, **kwargs) -> tuple[dict, str]:
@@ -40,23 +35,19 @@ def snapshot(config) -> dict:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory, spark):
-    from shopsense.config import load_config
-    from tests.conftest import TEST_SPARK
-
-    config = load_config(home=tmp_path_factory.mktemp("run")).with_overrides(
-        spark=TEST_SPARK, default_rows=ROWS, ml=TINY_ML)
-    results, text = run(config)
+def first_run(pipeline_run):
+    """The session's pipeline run (tests/conftest.py) and a snapshot of its outputs."""
+    config, results, text = pipeline_run
     return config, results, text, snapshot(config)
 
 
 def test_all_stages_run_in_order_and_the_counts_add_up(first_run):
     config, results, text, snap = first_run
     assert list(results) == list(STAGE_NAMES)
-    assert results["generate"].rows_out == ROWS
-    assert results["ingest"].rows_in == ROWS
+    assert results["generate"].rows_out == PIPELINE_ROWS
+    assert results["ingest"].rows_in == PIPELINE_ROWS
     assert results["analyze"].rows_in == results["ingest"].rows_out == len(snap["clean"])
-    assert snap["ingest"]["rows_read"] == ROWS
+    assert snap["ingest"]["rows_read"] == PIPELINE_ROWS
     assert results["stream"].rows_in == 6 * 500
     trained = "\n".join(results["train"].notes)
     for name in ("promo: test AUC", "season: test top-3 hit rate", "recommender:"):

@@ -11,20 +11,20 @@ import pandas as pd
 import pytest
 
 from integration.standalone import standalone_cluster
-from shopsense.generate import generate, write_csv
+from shopsense.config import load_config
 
 pytestmark = pytest.mark.slow
 STAGES = "ingest,analyze,train"
 MODELS = ("promo", "season", "recommender")
-# Small models (the ML tests check the models; this test checks that a cluster computes the same).
-SETTINGS = """
-[ml]
-promo_num_trees = [8]
-promo_max_depth = [3, 5]
-season_num_trees = 8
-season_max_depth = 4
-als_max_iter = 4
-"""
+
+
+def settings_toml(config) -> str:
+    """shopsense.toml giving a cluster run the local run's shuffle partitions and (tiny) model settings."""
+    ml = config.ml
+    return (f"[spark]\nshuffle_partitions = {config.spark.shuffle_partitions}\n\n[ml]\n"
+            f"promo_num_trees = {list(ml.promo_num_trees)}\npromo_max_depth = {list(ml.promo_max_depth)}\n"
+            f"season_num_trees = {ml.season_num_trees}\nseason_max_depth = {ml.season_max_depth}\n"
+            f"als_max_iter = {ml.als_max_iter}\n")
 
 
 def assert_same(a, b, where: str) -> None:
@@ -43,9 +43,9 @@ def assert_same(a, b, where: str) -> None:
         assert a == b, where
 
 
-def run_stages(home: Path, csv: Path, master: str) -> subprocess.CompletedProcess:
+def run_stages(home: Path, csv: Path, master: str, settings: str) -> subprocess.CompletedProcess:
     home.mkdir(exist_ok=True)
-    (home / "shopsense.toml").write_text(SETTINGS)
+    (home / "shopsense.toml").write_text(settings)
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     return subprocess.run(
         [sys.executable, "-m", "shopsense", "--home", str(home), "--master", master,
@@ -59,18 +59,19 @@ def processed(home: Path) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
-def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(tmp_path):
-    csv = write_csv(generate(3000, seed=11, customers=600, dirty_fraction=0.02), tmp_path / "input.csv")
-    local, cluster = tmp_path / "local", tmp_path / "cluster"
-
-    out = run_stages(local, csv, "local[2]")
-    assert out.returncode == 0, out.stderr[-3000:]
+def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipeline_run, tmp_path):
+    """The local reference is the session's in-process pipeline run (tests/conftest.py): the cluster run
+    ingests the same generated CSV with the same settings."""
+    reference = pipeline_run[0]
+    local, cluster = reference.home, tmp_path / "cluster"
     (tmp_path / "spark").mkdir()
     with standalone_cluster(tmp_path / "spark") as url:
-        out = run_stages(cluster, csv, url)
+        out = run_stages(cluster, reference.default_raw_csv, url, settings_toml(reference))
         assert out.returncode == 0, out.stderr[-3000:]
         # The application really ran on the cluster: the worker launched an executor for it.
         assert list((tmp_path / "spark/worker").glob("app-*/*/stderr"))
+    remote = load_config(home=cluster)  # the settings file said what the local run used
+    assert (remote.ml, remote.spark.shuffle_partitions) == (reference.ml, reference.spark.shuffle_partitions)
 
     pd.testing.assert_frame_equal(processed(local), processed(cluster))
     for name in ("ingest_summary.json", "kpis.json"):
