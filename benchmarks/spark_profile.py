@@ -105,7 +105,7 @@ def main() -> None:
     from shopsense.analytics import eda
     from shopsense.analytics.basket import basket_stats
     from shopsense.analytics.pipeline import analyze, load_purchases
-    from shopsense.analytics.queries import QUERIES, VIEW, run_query
+    from shopsense.analytics.queries import QUERIES, VIEW, release, run_query, save_csv
     from shopsense.ingest.pipeline import ingest
     from shopsense.spark import get_spark
 
@@ -126,11 +126,14 @@ def main() -> None:
             purchases = meter("  load + cache", lambda: load_purchases(spark, config))
             meter("  totals (fills the cache)", eda.totals, spark, VIEW)
             meter("  profile", eda.profile, spark, VIEW)
+            results = []
             for query in QUERIES:
                 if "basket_column" in query.params:
                     meter(f"  basket_stats {query.params['basket_column']}", basket_stats, purchases,
                           query.params["basket_column"], config)
-                meter(f"  {query.name}", run_query, spark, query, config)
+                results.append(meter(f"  {query.name} (+ its CSV)",
+                                     lambda q=query: save_csv(run_query(spark, q, config), config.queries_dir)))
+            release(results)
             purchases.unpersist()
     print(f"{args.rows:,} rows, local[{args.cores}], load average {psutil.getloadavg()[0]:.1f}")
     print(meter.table())

@@ -54,15 +54,19 @@ def processed_df(spark, processed_frame):
 SMALL = MLSettings(promo_num_trees=(8,), promo_max_depth=(3, 5), season_num_trees=8, season_max_depth=5,
                    als_max_iter=5)
 SIGNAL_ROWS = 4000
+# Tiny models: the pipeline, cluster and no-lift tests check orchestration, equality and the evaluation;
+# the signal tests check what the models learn.
+TINY_ML = MLSettings(promo_num_trees=(5,), promo_max_depth=(3,), season_num_trees=5, season_max_depth=3,
+                     als_max_iter=3)
 SHUFFLED_ROWS = 2000
 
 
-def trained_home(tmp_path_factory, spark, frame, name):
+def trained_home(tmp_path_factory, spark, frame, name, settings: MLSettings = SMALL):
     from shopsense.ml.training import train_models
     from shopsense.schema import PROCESSED_SCHEMA
 
     # The session-wide `spark` fixture is passed explicitly: no second session is built.
-    config = load_config(home=tmp_path_factory.mktemp(name)).with_overrides(ml=SMALL)
+    config = load_config(home=tmp_path_factory.mktemp(name)).with_overrides(ml=settings)
     spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
     return config, train_models(config, spark=spark)
 
@@ -84,9 +88,6 @@ def predictor(trained, spark):
 
 # --- one `shopsense run` of every stage, in-process on the shared session ----------------------------------
 PIPELINE_ROWS = 2000
-# Tiny models: the pipeline and cluster tests check orchestration and equality; the ML tests check models.
-TINY_ML = MLSettings(promo_num_trees=(5,), promo_max_depth=(3,), season_num_trees=5, season_max_depth=3,
-                     als_max_iter=3)
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +105,17 @@ def pipeline_run(tmp_path_factory, spark):
     out = io.StringIO()
     results = run_pipeline(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()
+
+
+# --- parallel runs (`make test`: pytest-xdist, `-n 2 --dist loadgroup`) ----------------------------------------
+# One group (= one worker) per test module, so that module fixtures are built once; tests that share an
+# expensive session fixture form one group, so that each such fixture is built once too.
+_SHARED_FIXTURE_GROUPS = {"trained": "models", "predictor": "models", "trained_on_noise": "models",
+                          "pipeline_run": "pipeline", "analysis": "analytics"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into node ids
+def pytest_collection_modifyitems(items):
+    for item in items:
+        shared = [_SHARED_FIXTURE_GROUPS[f] for f in item.fixturenames if f in _SHARED_FIXTURE_GROUPS]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))

@@ -186,6 +186,9 @@ def expected_clv(duck) -> pd.DataFrame:
 def test_customer_lifetime_value(analysis, expected_clv, frame):
     actual = saved(analysis, "customer_lifetime_value")
     assert actual["customer_id"].is_unique and len(actual) == frame["customer_id"].nunique()
+    # Spark writes this CSV itself (one row per customer): it keeps the query's ORDER BY.
+    ordered = actual.sort_values(["segment_rank", "total_spend", "customer_id"], ascending=[False, False, True])
+    assert actual["customer_id"].tolist() == ordered["customer_id"].tolist()
     assert_matches(actual, expected_clv, ["customer_id"],
                    ["purchases", "total_spend", "loyalty", "spend_quartile", "frequency_quartile",
                     "loyalty_quartile", "segment"], {"avg_basket": CENT})

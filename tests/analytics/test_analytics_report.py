@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from shopsense.analytics import plots
 from shopsense.analytics.plots import BAR_SPECS
 from shopsense.analytics.queries import QUERIES, parse_header, render_sql
 
@@ -72,6 +73,30 @@ def test_every_plot_is_a_png(analysis):
         assert path.stat().st_size > 5_000
 
 
+def test_every_plot_has_titles_axis_labels_and_units(analysis, monkeypatch, tmp_path):
+    """Redraw the plots from the saved distributions and KPIs and read every figure before it is saved."""
+    config, _ = analysis
+    profile = pd.read_csv(config.distributions_csv, dtype={"value": str})
+    kpis = json.loads(config.kpis_json.read_text())
+    figures = {}
+    save = plots._save
+
+    def capture(fig, path):
+        figures[path.stem] = [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", capture)
+    plots.write_plots(profile, kpis, tmp_path)
+    assert len(figures) == len(BAR_SPECS) + 2
+    units = ("(count)", "(distinct count)", "(USD)", "(%)", "(years")
+    for name, axes in figures.items():
+        for title, xlabel, ylabel in axes:
+            assert title, name
+            assert any(unit in xlabel + ylabel for unit in units), (name, xlabel, ylabel)  # the value axis
+            if name != "rates":  # the rates plot's categories are spelled out on the bars
+                assert xlabel and ylabel, name
+
+
 def test_every_query_has_a_documented_csv(analysis):
     """One CSV with a header per query, and every output column is described in the SQL file's header."""
     config, _ = analysis
@@ -92,6 +117,8 @@ def test_report_is_self_contained(analysis):
     images = re.findall(r'<img src="([^"]+)"', page)
     assert len(images) == len(plot_files(config)) and all(i.startswith("data:image/png;base64,") for i in images)
     assert page.count("<table>") == len(QUERIES)
+    customers = json.loads(config.kpis_json.read_text())["distinct_customers"]  # rows of the CLV table
+    assert f"Showing the first {config.report_max_table_rows} of {customers:,} rows" in page
     for query in QUERIES:
         question = parse_header(render_sql(query, config))["question"]
         assert f'id="{query.name}"' in page and html.escape(question) in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import SHUFFLED_ROWS, trained_home
+from tests.conftest import SHUFFLED_ROWS, TINY_ML, trained_home
 
 
 @pytest.fixture(scope="session")
@@ -14,4 +14,4 @@ def trained_on_noise(tmp_path_factory, spark, processed_frame):
     rng = np.random.default_rng(0)
     frame["promo_code_used"] = rng.permutation(frame["promo_code_used"].to_numpy())
     frame["item_purchased"] = rng.permutation(frame["item_purchased"].to_numpy())
-    return trained_home(tmp_path_factory, spark, frame, "noise")
+    return trained_home(tmp_path_factory, spark, frame, "noise", settings=TINY_ML)  # evaluation, not learning

@@ -25,12 +25,11 @@ def test_promo_beats_the_majority_baseline(trained):
     assert m["model"]["accuracy"] > m["baseline_majority_class"]["accuracy"]
 
 
-def test_season_beats_overall_popularity_and_matches_seasonal_popularity(trained):
+def test_season_beats_overall_and_seasonal_popularity(trained):
     m = metrics(trained, "season")
     assert m["model"]["top3_hit_rate"] > m["baseline_overall_top3"]["top3_hit_rate"] + 0.08
-    # Demographics add almost nothing to the season here (Bayes ceiling ~0.303 vs 0.299, docs/ml.md):
-    # the honest claim is "as good as the seasonal list", not "better".
-    assert m["model"]["top3_hit_rate"] > m["baseline_season_top3"]["top3_hit_rate"] - 0.04
+    # The planted demographic -> style -> item signal (tests/test_generate.py) is what beats the season's list.
+    assert m["model"]["top3_hit_rate"] > m["baseline_season_top3"]["top3_hit_rate"] + 0.03
 
 
 def test_recommender_beats_popularity(trained):

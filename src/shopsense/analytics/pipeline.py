@@ -8,7 +8,7 @@ from shopsense import schema
 from shopsense.analytics import eda
 from shopsense.analytics.basket import BasketStats, basket_stats
 from shopsense.analytics.plots import Plot, write_plots
-from shopsense.analytics.queries import QUERIES, VIEW, Query, QueryResult, run_query, save_csv
+from shopsense.analytics.queries import QUERIES, VIEW, Query, QueryResult, release, run_query, save_csv
 from shopsense.analytics.report import render_report, write_report
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
@@ -47,6 +47,7 @@ def run_suite(spark, purchases, config: Config,
         if query.name in baskets and baskets[query.name].degenerate:
             result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
         results.append(save_csv(result, config.queries_dir))
+    release(results)
     write_json({name: stats.as_dict() for name, stats in baskets.items()}, config.basket_summary_json)
     return results, baskets
 

@@ -10,11 +10,13 @@ one CSV file with a header.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
+from pyspark.sql import DataFrame
 
 from shopsense import schema
 from shopsense.config import Config
@@ -28,6 +30,9 @@ class Query:
     name: str  # result name: reports/queries/<name>.csv and the temp view of its result
     file: str  # SQL file under sql/
     params: dict[str, str] = field(default_factory=dict)  # query-specific placeholders
+    # One row per customer (millions at scale): Spark writes the CSV, only the report's first rows reach the
+    # driver. Other results are aggregates of a few hundred rows at most and come back whole as pandas.
+    per_customer: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,14 @@ class QueryResult:
     name: str
     sql: str
     header: dict[str, str]  # the file's `-- key: value` lines (question, columns, tie-break, ...)
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # the result, or its first report rows when `spark_result` is set
     path: Path | None = None  # where the CSV went
+    spark_result: DataFrame | None = None  # a per-customer result, cached until the suite ends
+    total_rows: int | None = None  # rows of `spark_result`
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame) if self.total_rows is None else self.total_rows
 
 
 def _case_order(column: str, labels: tuple[str, ...] | list[str]) -> str:
@@ -63,7 +74,7 @@ QUERIES: tuple[Query, ...] = (
     Query("promotion_effectiveness", "promotion_effectiveness.sql"),
     Query("payment_shipping_preferences", "payment_shipping_preferences.sql"),
     Query("seasonal_trends", "seasonal_trends.sql"),
-    Query("customer_lifetime_value", "customer_lifetime_value.sql"),
+    Query("customer_lifetime_value", "customer_lifetime_value.sql", per_customer=True),
     Query("clv_segment_summary", "clv_segment_summary.sql"),
     Query("geographic_patterns", "geographic_patterns.sql"),
     BASKET_ITEMS,
@@ -96,18 +107,44 @@ def parse_header(sql: str) -> dict[str, str]:
 
 
 def run_query(spark, query: Query, config: Config) -> QueryResult:
-    """Run one query on the `purchases` view; its (small, aggregated) result comes back as pandas."""
+    """Run one query on the `purchases` view. An aggregated result comes back as pandas; a per-customer one
+    is cached (later queries may read its view) and only its first `report_max_table_rows` come back."""
     sql = render_sql(query, config)
     result = spark.sql(sql)
+    if not query.per_customer:
+        result.createOrReplaceTempView(query.name)
+        return QueryResult(query.name, sql, parse_header(sql), result.toPandas())
+    result = result.cache()
     result.createOrReplaceTempView(query.name)
-    return QueryResult(query.name, sql, parse_header(sql), result.toPandas())
+    return QueryResult(query.name, sql, parse_header(sql), result.limit(config.report_max_table_rows).toPandas(),
+                       spark_result=result, total_rows=result.count())
 
 
 def save_csv(result: QueryResult, folder: Path) -> QueryResult:
-    """One CSV file with a header per query (results are small: aggregated before leaving Spark)."""
+    """One CSV file with a header per query, replaced atomically (staged next to it, then renamed)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.name}.csv"
-    tmp = path.with_name(f".{path.name}.tmp")
-    result.frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return QueryResult(result.name, result.sql, result.header, result.frame, path)
+    if result.spark_result is None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        result.frame.to_csv(tmp, index=False)
+        tmp.replace(path)
+    else:
+        _spark_csv(result.spark_result, path)
+    return replace(result, path=path)
+
+
+def release(results: list[QueryResult]) -> None:
+    """Free the cached per-customer results once the suite (and every query reading their views) is done."""
+    for result in results:
+        if result.spark_result is not None:
+            result.spark_result.unpersist()
+
+
+def _spark_csv(df: DataFrame, path: Path) -> None:
+    """Spark writes the CSV: one partition, so one file in the result's order (coalesce keeps the sort)."""
+    parts = path.with_name(f".{path.name}.parts")
+    shutil.rmtree(parts, ignore_errors=True)
+    df.coalesce(1).write.option("header", True).csv(str(parts))
+    (part,) = parts.glob("part-*")
+    part.replace(path)
+    shutil.rmtree(parts)

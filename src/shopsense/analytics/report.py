@@ -67,7 +67,7 @@ def _cell(column: str, value) -> tuple[str, str]:
     return "", f"{value:,.4f}"
 
 
-def _table(frame: pd.DataFrame, max_rows: int) -> str:
+def _table(frame: pd.DataFrame, rows: int, max_rows: int) -> str:
     shown = frame.head(max_rows)
     head = "".join(
         f'<th class="{"text" if shown[c].dtype == object or shown[c].dtype == bool else ""}">{html.escape(c)}</th>'
@@ -78,8 +78,8 @@ def _table(frame: pd.DataFrame, max_rows: int) -> str:
         cells = (_cell(c, v.item() if hasattr(v, "item") else v) for c, v in zip(shown.columns, row))
         body.append("<tr>" + "".join(f'<td class="{cls}">{text}</td>' for cls, text in cells) + "</tr>")
     note = ""
-    if len(frame) > max_rows:
-        note = f'<p class="info">Showing the first {max_rows} of {len(frame):,} rows; the CSV has them all.</p>'
+    if rows > max_rows:
+        note = f'<p class="info">Showing the first {max_rows} of {rows:,} rows; the CSV has them all.</p>'
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
 
 
@@ -95,7 +95,7 @@ def _query_section(result: QueryResult, basket: BasketStats | None, max_rows: in
         css = "notice" if basket.degenerate else "info"
         parts.append(f'<p class="{css}">{html.escape(basket.message)}</p>')
     if basket is None or not basket.degenerate:
-        parts.append(_table(result.frame, max_rows) if len(result.frame) else '<p class="info">No rows.</p>')
+        parts.append(_table(result.frame, result.rows, max_rows) if result.rows else '<p class="info">No rows.</p>')
     parts.append("</section>")
     return "\n".join(parts)
 
