@@ -43,16 +43,18 @@ def test_sigterm_stops_every_query_cleanly(tmp_path):
     assert shopsense("--home", str(tmp_path), "stream", "simulate", "--batches", "2", "--fast",
                      "--source", "generator").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "shopsense", "--home", str(tmp_path), "--master", "local[2]",
-                             "stream", "run", "--no-console"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+                             "stream", "run", "--no-console", "--sql", "SELECT COUNT(*) AS windows_so_far FROM sales_kpis"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         deadline = time.monotonic() + 400
         seen = []
-        for line in proc.stdout:  # wait until the pipeline is up and has processed a batch
+        for line in proc.stdout:  # wait until a batch was processed and the in-memory table was queried
             seen.append(line)
-            if line.startswith("[progress] ") or time.monotonic() > deadline:
+            progressed = any(s.startswith("[progress] ") for s in seen)
+            if (progressed and line.startswith("windows_so_far")) or time.monotonic() > deadline:
                 break
         assert any(line.startswith("watching ") for line in seen), "".join(seen)
+        assert seen[-1].startswith("windows_so_far"), "".join(seen)  # SQL on the memory table while it runs
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=180)
     finally:
