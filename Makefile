@@ -23,9 +23,8 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo -n apt-get install -y -qq chromium >/dev/null 2>&1 || echo "WARNING: chromium missing and cannot be installed: browser tests will be skipped"; fi; }
 
-# Two workers (pytest-xdist); tests sharing an expensive fixture stay on one worker (tests/conftest.py).
 test: install browser
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest
 
 # ShopSense vs DuckDB (docs/benchmarks.md). `make bench SIZES=1000000 REPS=3`; DOC=docs/benchmarks.md
 # rewrites the results table of that file.

@@ -106,16 +106,3 @@ def pipeline_run(tmp_path_factory, spark):
     results = run_pipeline(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()
 
-
-# --- parallel runs (`make test`: pytest-xdist, `-n 2 --dist loadgroup`) ----------------------------------------
-# One group (= one worker) per test module, so that module fixtures are built once; tests that share an
-# expensive session fixture form one group, so that each such fixture is built once too.
-_SHARED_FIXTURE_GROUPS = {"trained": "models", "predictor": "models", "trained_on_noise": "models",
-                          "pipeline_run": "pipeline", "analysis": "analytics"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into node ids
-def pytest_collection_modifyitems(items):
-    for item in items:
-        shared = [_SHARED_FIXTURE_GROUPS[f] for f in item.fixturenames if f in _SHARED_FIXTURE_GROUPS]
-        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
