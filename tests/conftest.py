@@ -105,4 +105,3 @@ def pipeline_run(tmp_path_factory, spark):
     out = io.StringIO()
     results = run_pipeline(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()
-

@@ -47,10 +47,10 @@ def test_sigterm_stops_every_query_cleanly(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         deadline = time.monotonic() + 400
-        seen = []
+        seen, progressed = [], False
         for line in proc.stdout:  # wait until a batch was processed and the in-memory table was queried
             seen.append(line)
-            progressed = any(s.startswith("[progress] ") for s in seen)
+            progressed = progressed or line.startswith("[progress] ")
             if (progressed and line.startswith("windows_so_far")) or time.monotonic() > deadline:
                 break
         assert any(line.startswith("watching ") for line in seen), "".join(seen)
