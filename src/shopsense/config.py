@@ -58,6 +58,10 @@ class Config:
     basket_min_support: float = 0.01
     # Baskets are degenerate (pair statistics meaningless) when fewer than this share hold 2+ distinct items.
     basket_min_multi_item_share: float = 0.05
+    # `analyze` caches the log hash-partitioned by customer, one partition per this many rows (at least
+    # spark.shuffle_partitions): per-customer aggregations and the basket self-join then need no shuffle,
+    # and each partition's per-customer hash table stays in memory (docs/benchmarks.md, third round).
+    analyze_rows_per_partition: int = 150_000
     # Long query results (e.g. one row per customer) show only their first rows in report.html.
     report_max_table_rows: int = 25
     ml: MLSettings = field(default_factory=MLSettings)

@@ -1,8 +1,8 @@
 """Exploratory profile and headline KPIs of the purchase log.
 
-All distributions come from ONE Spark aggregation: every row is unpivoted into (dimension, value) pairs
-and grouped once, giving purchases (rows), customers (DISTINCT customer ids, never rows) and revenue per
-value of every dimension. The result is tiny (a few hundred rows) and goes to pandas for plots and KPIs.
+All distributions come from ONE Spark query: every row is unpivoted into (dimension, value) pairs and
+grouped, giving purchases (rows), customers (distinct customer ids, never rows) and revenue per value of
+every dimension. The result is tiny (a few hundred rows) and goes to pandas for plots and KPIs.
 """
 from __future__ import annotations
 
@@ -33,15 +33,25 @@ PROFILE_COLUMNS = ["dimension", "value", "purchases", "customers", "revenue"]
 
 
 def profile_sql(view: str) -> str:
+    """Two levels: (dimension, value, customer) first, then (dimension, value). Counting customers as the
+    rows of the first level is COUNT(DISTINCT customer_id) without Spark's distinct expansion, and on a log
+    partitioned by customer (analyze's cache) the first level runs without any shuffle (5.5x faster at 5M
+    rows, docs/benchmarks.md)."""
     structs = ", ".join(f"named_struct('dimension', '{name}', 'value', {expr})" for name, expr in DIMENSIONS.items())
     return f"""
-        SELECT d.dimension, d.value,
-               COUNT(*) AS purchases,
-               COUNT(DISTINCT customer_id) AS customers,
-               ROUND(SUM(purchase_amount_usd), 2) AS revenue
-        FROM {view} LATERAL VIEW inline(array({structs})) d AS dimension, value
-        GROUP BY d.dimension, d.value
-        ORDER BY d.dimension, d.value
+        WITH per_customer AS (
+            SELECT d.dimension, d.value, customer_id,
+                   COUNT(*) AS purchases, SUM(purchase_amount_usd) AS revenue
+            FROM {view} LATERAL VIEW inline(array({structs})) d AS dimension, value
+            GROUP BY d.dimension, d.value, customer_id
+        )
+        SELECT dimension, value,
+               SUM(purchases) AS purchases,
+               COUNT(*) AS customers,
+               ROUND(SUM(revenue), 2) AS revenue
+        FROM per_customer
+        GROUP BY dimension, value
+        ORDER BY dimension, value
     """
 
 

@@ -1,6 +1,7 @@
 """`shopsense analyze`: read the processed data once (cached), then KPIs, plots, the SQL suite and the report."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,13 +26,18 @@ class Analysis:
 
 
 def load_purchases(spark, config: Config):
-    """The processed log, checked against the contract, cached and registered as the `purchases` view."""
+    """The processed log, checked against the contract, partitioned by customer, cached and registered as
+    the `purchases` view."""
     purchases = read_processed(spark, config)
     missing = [c for c in schema.PROCESSED_COLUMNS if c not in purchases.columns]
     if missing:
         raise ShopSenseError(f"processed data in {config.processed_dir} lacks columns {missing}: "
                              "run `shopsense ingest` again")
-    purchases = purchases.select(*schema.PROCESSED_COLUMNS).cache()
+    # Partitioned by customer: the profile, CLV, baskets and distinct-customer counts group or join on it,
+    # so they reuse this one shuffle instead of each shuffling the log again (docs/benchmarks.md).
+    partitions = max(config.spark.shuffle_partitions,
+                     math.ceil(purchases.count() / config.analyze_rows_per_partition))  # count: Parquet footers
+    purchases = purchases.select(*schema.PROCESSED_COLUMNS).repartition(partitions, "customer_id").cache()
     purchases.createOrReplaceTempView(VIEW)
     return purchases
 
