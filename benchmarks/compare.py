@@ -36,8 +36,9 @@ def _multiset_diff(con, a: str, b: str, columns: str) -> int:
 
 
 def _decimals(values: pd.Series) -> int:
-    text = values.dropna().astype(str)
-    return int(text.str.extract(r"\.(\d+)$")[0].str.len().max() or 0) if len(text) else 0
+    """Digits after the decimal point of the longest value (0 when none has any, e.g. 1e-05 or inf)."""
+    places = values.dropna().astype(str).str.extract(r"\.(\d+)$")[0].str.len().max()
+    return 0 if pd.isna(places) else int(places)
 
 
 def frames_equal(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:

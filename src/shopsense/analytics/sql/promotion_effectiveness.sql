@@ -21,7 +21,7 @@ WITH per_customer AS (
 ), combinations AS (
     SELECT discount_applied,
            promo_code_used,
-           SUM(purchases) AS purchases,
+           CAST(SUM(purchases) AS BIGINT) AS purchases,  -- DuckDB sums BIGINTs to HUGEINT
            COUNT(*) AS customers,
            SUM(revenue) AS revenue,
            SUM(revenue) / SUM(purchases) AS avg_purchase_amount,
