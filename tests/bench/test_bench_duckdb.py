@@ -103,3 +103,14 @@ def test_results_table_goes_into_the_marked_section(tmp_path):
     update_doc(doc, markdown(report))
     text = doc.read_text()
     assert "old" not in text and "intro" in text and "notes" in text and "| 1,000 (3x, now) |" in text
+
+
+def test_frames_compare_an_integer_column_with_its_float_spelling():
+    """One engine may write 54619 where the other writes 54619.0 (e.g. DuckDB's HUGEINT sums): equal values
+    pass, a changed value is still caught."""
+    from benchmarks.compare import frames_equal
+
+    spark_side = pd.DataFrame({"n": [54619, 9180], "share": [0.5, 0.25]})
+    frames_equal(spark_side, pd.DataFrame({"n": [54619.0, 9180.0], "share": [0.5, 0.25]}), "q")
+    with pytest.raises(ResultsDiffer, match="q.n"):
+        frames_equal(spark_side, pd.DataFrame({"n": [54619.0, 9181.0], "share": [0.5, 0.25]}), "q")
