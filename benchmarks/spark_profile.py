@@ -1,6 +1,7 @@
 """Where ShopSense spends its time, with measures that stay meaningful on a busy machine.
 
     python -m benchmarks.spark_profile [--rows 50000] [--reps 2] [--cores 2] [--only ingest] [--conf K=V]
+                                       [--rows-per-partition N]
 
 One warm Spark session; `ingest` and every step of `analyze` run `--reps` times. For each step: wall time,
 CPU seconds of this process tree (Python + JVM: unlike wall time, barely inflated by other processes
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--only", choices=("ingest", "analyze"))
+    parser.add_argument("--rows-per-partition", type=int, metavar="N",
+                        help="Config.analyze_rows_per_partition (how finely analyze's cache is partitioned)")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Spark setting, e.g. spark.driver.extraJavaOptions= (before/after a tuning)")
     args = parser.parse_args()
@@ -113,6 +116,8 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in args.conf)
     settings = SparkSettings(master=f"local[{args.cores}]", log_file=str(home / "spark.log"), extra=extra)
     config = load_config(home=home).with_overrides(spark=settings)
+    if args.rows_per_partition:
+        config = config.with_overrides(analyze_rows_per_partition=args.rows_per_partition)
     csv = input_csv(args.rows)
     spark = get_spark(settings)
     meter = Meter(spark)
