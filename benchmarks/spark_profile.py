@@ -70,9 +70,9 @@ def ingest_steps(meter: Meter, spark, csv: Path, work: Path) -> None:
 
     from shopsense.ingest import correlation
     from shopsense.ingest.atomic import stage_parquet
-    from shopsense.ingest.pipeline import clean_rows, quarantined_rows
+    from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
     from shopsense.ingest.read import read_header, read_raw
-    from shopsense.ingest.split import classify, count_outcomes, deduplicate
+    from shopsense.ingest.split import count_outcomes, deduplicate
     from shopsense.ingest.validate import REASONS, validate
 
     header = read_header(spark, str(csv))
@@ -80,7 +80,7 @@ def ingest_steps(meter: Meter, spark, csv: Path, work: Path) -> None:
     meter("  scan (count)", lambda: raw().count())
     meter("  scan + dedupe (count)", lambda: deduplicate(raw()).count())
     meter("  scan + validate (aggregate)", lambda: validate(raw()).agg(F.sum(F.size(REASONS))).first())
-    classified = classify(validate(deduplicate(raw()))).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = classified_rows(raw()).persist(StorageLevel.MEMORY_AND_DISK)
     meter("  scan+dedupe+validate+count+cache", count_outcomes, classified)
     clean = meter("  write clean Parquet", stage_parquet, clean_rows(classified), work / "clean")
     meter("  write quarantine Parquet", stage_parquet, quarantined_rows(classified), work / "quarantine")

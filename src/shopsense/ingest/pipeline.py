@@ -22,14 +22,20 @@ from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE, read_header, read
 from shopsense.ingest.split import (
     CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
 )
-from shopsense.ingest.validate import REASONS, to_processed, validate
+from shopsense.ingest.validate import REASONS, typed_column, validate_and_type
 
 RAW_LINE = "raw_line"
 
 
+def classified_rows(raw: DataFrame) -> DataFrame:
+    """Raw rows -> one row per distinct row, validated, typed and given its status (see `classify`)."""
+    return classify(validate_and_type(deduplicate(raw)))
+
+
 def clean_rows(classified: DataFrame) -> DataFrame:
     """The clean rows in the processed layout (schema.PROCESSED_SCHEMA)."""
-    return to_processed(classified.where(F.col(STATUS) == CLEAN))
+    return classified.where(F.col(STATUS) == CLEAN).select(
+        *[F.col(typed_column(c)).alias(c) for c in schema.PROCESSED_COLUMNS])
 
 
 def quarantined_rows(classified: DataFrame) -> DataFrame:
@@ -43,7 +49,7 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
     started = time.perf_counter()
     path = str(input_path or config.default_raw_csv)
     header = read_header(spark, path)  # raises ShopSenseError before anything is written
-    classified = classify(validate(deduplicate(read_raw(spark, path, header)))).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = classified_rows(read_raw(spark, path, header)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = count_outcomes(classified)
         with staged_outputs() as staged:

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE
-from shopsense.ingest.validate import REASON_CODES, REASONS
+from shopsense.ingest.validate import REASON_CODES, REASONS, typed_column
 
 STATUS = "status"
 COPIES = "_copies"  # how many times a distinct row was read
@@ -46,16 +46,30 @@ def deduplicate(raw: DataFrame) -> DataFrame:
     `source_file` of its first occurrence. "First" = input order (file, then position in the file); the
     copies are identical, so only the file can tell them apart and the earliest file is the smallest path.
 
-    One hash aggregation (no sort). The validation rules are a function of the key, so validating after
-    this step gives every copy the same reasons as before, and runs once per distinct row.
+    The rows are hash-partitioned by the key first, so the aggregation runs once, after the shuffle: a
+    partial aggregation before it would hash every wide row for nothing, as almost all rows are distinct
+    (5M rows: 23-27 s -> 16 s, docs/benchmarks.md). The validation rules are a function of the key, so
+    validating after this step gives every copy the same reasons as before, and runs once per distinct row.
     """
-    return raw.groupBy(*DUPLICATE_KEY).agg(F.min(SOURCE_FILE).alias(SOURCE_FILE), F.count(F.lit(1)).alias(COPIES))
+    return raw.repartition(*DUPLICATE_KEY).groupBy(*DUPLICATE_KEY).agg(
+        F.min(SOURCE_FILE).alias(SOURCE_FILE), F.count(F.lit(1)).alias(COPIES))
 
 
 def classify(validated: DataFrame) -> DataFrame:
-    """Add `status` to de-duplicated, validated rows: `quarantined` when the row has reasons, else `clean`.
-    Every further copy (`_copies` - 1) is a `duplicate`: a repeated bad row is quarantined once."""
-    return validated.withColumn(STATUS, F.when(F.size(REASONS) > 0, F.lit(QUARANTINED)).otherwise(F.lit(CLEAN)))
+    """Add `status` to de-duplicated rows from `validate_and_type`: `quarantined` when the row has reasons,
+    else `clean`. Every further copy (`_copies` - 1) is a `duplicate`: a repeated bad row is quarantined once.
+
+    Each row keeps only what its output needs: a clean row its typed values (`typed_column`), a quarantined
+    row its strings as read and raw line; the rest is null. This halves what ingestion caches, and the
+    clean rows are written without parsing them again.
+    """
+    quarantined = F.size(REASONS) > 0
+    return validated.select(
+        SOURCE_FILE, COPIES, REASONS,
+        F.when(quarantined, F.lit(QUARANTINED)).otherwise(F.lit(CLEAN)).alias(STATUS),
+        *[F.when(quarantined, F.col(c)).alias(c) for c in (*schema.PROCESSED_COLUMNS, CORRUPT_RECORD)],
+        *[F.when(~quarantined, F.col(typed_column(c))).alias(typed_column(c)) for c in schema.PROCESSED_COLUMNS],
+    )
 
 
 def count_outcomes(classified: DataFrame) -> Counts:

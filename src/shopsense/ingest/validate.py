@@ -134,17 +134,36 @@ def _condition(rule: Rule) -> Column:
     raise ValueError(f"unknown rule kind {rule.kind}")
 
 
+def _checked(raw: DataFrame) -> tuple[DataFrame, Column]:
+    """`raw` with each contract value trimmed and parsed once, and the `reasons` expression over them."""
+    texts = [trimmed_text(F.col(c)).alias(f"_text_{c}") for c in schema.PROCESSED_COLUMNS]
+    parsed = raw.select("*", *texts).select(
+        "*", *[_parsed(c, _text_col(c)).alias(f"_value_{c}") for c in schema.PROCESSED_COLUMNS])
+    codes = [F.when(_condition(rule), F.lit(rule.code)) for rule in RULES]
+    return parsed, F.array_compact(F.array(*codes)).alias(REASONS)
+
+
 def validate(raw: DataFrame) -> DataFrame:
     """Add `reasons`: array of the reason codes that apply to each row (empty array = valid row).
 
     Comparisons with a null side are null, and `when(null)` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
-    texts = [trimmed_text(F.col(c)).alias(f"_text_{c}") for c in schema.PROCESSED_COLUMNS]
-    parsed = raw.select("*", *texts).select(
-        "*", *[_parsed(c, _text_col(c)).alias(f"_value_{c}") for c in schema.PROCESSED_COLUMNS])
-    codes = [F.when(_condition(rule), F.lit(rule.code)) for rule in RULES]
-    return parsed.select(*raw.columns, F.array_compact(F.array(*codes)).alias(REASONS))
+    parsed, reasons = _checked(raw)
+    return parsed.select(*raw.columns, reasons)
+
+
+def typed_column(column: str) -> str:
+    """Name of a contract column's processed value in the output of `validate_and_type`."""
+    return f"_typed_{column}"
+
+
+def validate_and_type(raw: DataFrame) -> DataFrame:
+    """`validate`, plus each contract column's processed value (`typed`) as `typed_column(c)`, from the
+    same parse: whoever needs both the reasons and the typed row parses each value once."""
+    parsed, reasons = _checked(raw)
+    values = [_value_col(c.name).try_cast(c.dtype).alias(typed_column(c.name)) for c in schema.COLUMNS]
+    return parsed.select(*raw.columns, reasons, *values)
 
 
 def to_processed(valid: DataFrame) -> DataFrame:
