@@ -1,0 +1,54 @@
+"""Dedupe aggregates once, after its shuffle; the classified rows keep only what each output needs."""
+from __future__ import annotations
+
+import re
+
+from pyspark.testing import assertDataFrameEqual
+
+from shopsense import schema
+from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
+from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE
+from shopsense.ingest.split import COPIES, STATUS, deduplicate
+from shopsense.ingest.validate import REASONS, to_processed, typed_column, validate
+
+GOOD = ("1", "30", "Male", "Blouse", "Clothing", "53", "Kentucky", "L", "Gray", "Winter", "3.1", "Yes",
+        "Express", "Yes", "Yes", "14", "Venmo", "Fortnightly")
+BAD_AGE = ("2", "abc", *GOOD[2:])
+
+
+def raw_frame(spark, rows):
+    columns = [*schema.PROCESSED_COLUMNS, CORRUPT_RECORD, SOURCE_FILE]
+    return spark.createDataFrame([(*row, None, "file:/in.csv") for row in rows], ", ".join(f"{c} string" for c in columns))
+
+
+def test_dedupe_has_no_partial_aggregation_before_its_shuffle(spark):
+    plan = deduplicate(raw_frame(spark, [GOOD, GOOD, BAD_AGE]))._jdf.queryExecution().executedPlan().toString()
+    lines = plan.splitlines()
+    exchanges = [i for i, line in enumerate(lines) if "Exchange hashpartitioning" in line]
+    # Spark picks a sort-based aggregate here (min of a string); either kind must sit above the shuffle.
+    aggregates = [i for i, line in enumerate(lines) if re.search(r"(Hash|Sort)Aggregate\(", line)]
+    # One shuffle, on the key; every aggregate runs above it (printed before it): no map-side partial
+    # aggregation that would sort or hash every wide row only to find it distinct.
+    assert len(exchanges) == 1 and aggregates and max(aggregates) < exchanges[0]
+    assert re.search(r"hashpartitioning\(customer_id#\d+, age#\d+", lines[exchanges[0]])
+
+
+def test_dedupe_counts_copies(spark):
+    counted = {r["customer_id"]: r[COPIES] for r in deduplicate(raw_frame(spark, [GOOD, GOOD, BAD_AGE])).collect()}
+    assert counted == {"1": 2, "2": 1}
+
+
+def test_classified_rows_keep_typed_values_for_clean_rows_and_strings_for_quarantined(spark):
+    raw = raw_frame(spark, [GOOD, BAD_AGE])
+    classified = classified_rows(raw)
+    by_status = {r[STATUS]: r for r in classified.collect()}
+    clean, bad = by_status["clean"], by_status["quarantined"]
+    assert clean["age"] is None and clean[typed_column("age")] == 30  # typed, no string kept
+    assert bad["age"] == "abc" and bad[typed_column("age")] is None  # as read, no typed value
+    assert bad[REASONS] == ["non_numeric_age"]
+    # The written outputs are what the parse-twice formulation gave.
+    expected_clean = to_processed(validate(raw).where("size(reasons) = 0"))
+    assertDataFrameEqual(clean_rows(classified), expected_clean)
+    assert clean_rows(classified).schema == expected_clean.schema
+    assert [tuple(r) for r in quarantined_rows(classified).collect()] == [
+        ("file:/in.csv", *BAD_AGE, None, ["non_numeric_age"])]
