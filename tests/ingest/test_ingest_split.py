@@ -9,7 +9,7 @@ from shopsense import schema
 from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE
 from shopsense.ingest.split import COPIES, STATUS, deduplicate
-from shopsense.ingest.validate import REASONS, to_processed, typed_column, validate
+from shopsense.ingest.validate import REASONS, typed, typed_column, validate
 
 GOOD = ("1", "30", "Male", "Blouse", "Clothing", "53", "Kentucky", "L", "Gray", "Winter", "3.1", "Yes",
         "Express", "Yes", "Yes", "14", "Venmo", "Fortnightly")
@@ -18,7 +18,8 @@ BAD_AGE = ("2", "abc", *GOOD[2:])
 
 def raw_frame(spark, rows):
     columns = [*schema.PROCESSED_COLUMNS, CORRUPT_RECORD, SOURCE_FILE]
-    return spark.createDataFrame([(*row, None, "file:/in.csv") for row in rows], ", ".join(f"{c} string" for c in columns))
+    ddl = ", ".join(f"{c} string" for c in columns)
+    return spark.createDataFrame([(*row, None, "file:/in.csv") for row in rows], ddl)
 
 
 def test_dedupe_has_no_partial_aggregation_before_its_shuffle(spark):
@@ -47,7 +48,8 @@ def test_classified_rows_keep_typed_values_for_clean_rows_and_strings_for_quaran
     assert bad["age"] == "abc" and bad[typed_column("age")] is None  # as read, no typed value
     assert bad[REASONS] == ["non_numeric_age"]
     # The written outputs are what the parse-twice formulation gave.
-    expected_clean = to_processed(validate(raw).where("size(reasons) = 0"))
+    valid = validate(raw).where("size(reasons) = 0")
+    expected_clean = valid.select(*[typed(c).alias(c) for c in schema.PROCESSED_COLUMNS])
     assertDataFrameEqual(clean_rows(classified), expected_clean)
     assert clean_rows(classified).schema == expected_clean.schema
     assert [tuple(r) for r in quarantined_rows(classified).collect()] == [

@@ -1,12 +1,13 @@
 """The data contract as a pure DataFrame -> DataFrame function, on small explicit DataFrames."""
 from __future__ import annotations
 
+from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD
-from shopsense.ingest.validate import REASON_CODES, REASONS, to_processed, validate
+from shopsense.ingest.validate import REASON_CODES, REASONS, typed_column, validate, validate_and_type
 
 RAW_SCHEMA = StructType(
     [StructField(c, StringType()) for c in schema.PROCESSED_COLUMNS] + [StructField(CORRUPT_RECORD, StringType())]
@@ -79,14 +80,14 @@ def test_reason_codes_are_unique_and_cover_every_column():
         assert f"{column}_out_of_range" in REASON_CODES
 
 
-def test_to_processed_types_and_canonical_spelling(spark):
+def test_typed_values_and_canonical_spelling(spark):
     df = spark.createDataFrame([raw(age=" 42.0 ", gender="female", discount_applied="n", size="xl")], RAW_SCHEMA)
     expected = spark.createDataFrame(
         [(1, 42, "Female", "Blouse", "Clothing", 53.0, "Kentucky", "XL", "Gray", "Winter", 3.1, True, "Express",
           False, False, 14, "Venmo", "Fortnightly")],
         schema.PROCESSED_SCHEMA,
     )
-    actual = to_processed(df)
+    actual = validate_and_type(df).select(*[F.col(typed_column(c)).alias(c) for c in schema.PROCESSED_COLUMNS])
     assert actual.schema.simpleString() == schema.PROCESSED_SCHEMA.simpleString()
     assertDataFrameEqual(actual, expected)
 

@@ -48,8 +48,9 @@ def deduplicate(raw: DataFrame) -> DataFrame:
 
     The rows are hash-partitioned by the key first, so the aggregation runs once, after the shuffle: a
     partial aggregation before it would sort every wide row for nothing (Spark aggregates `min` of a string
-    by sorting), as almost all rows are distinct (5M rows: 23-27 s -> 16 s, docs/benchmarks.md). The validation rules are a function of the key, so
-    validating after this step gives every copy the same reasons as before, and runs once per distinct row.
+    by sorting), as almost all rows are distinct (5M rows: 23-27 s -> 16 s, docs/benchmarks.md). The
+    validation rules are a function of the key, so validating after this step gives every copy the same
+    reasons as before, and runs once per distinct row.
     """
     return raw.repartition(*DUPLICATE_KEY).groupBy(*DUPLICATE_KEY).agg(
         F.min(SOURCE_FILE).alias(SOURCE_FILE), F.count(F.lit(1)).alias(COPIES))

@@ -164,8 +164,3 @@ def validate_and_type(raw: DataFrame) -> DataFrame:
     parsed, reasons = _checked(raw)
     values = [_value_col(c.name).try_cast(c.dtype).alias(typed_column(c.name)) for c in schema.COLUMNS]
     return parsed.select(*raw.columns, reasons, *values)
-
-
-def to_processed(valid: DataFrame) -> DataFrame:
-    """Valid rows in the processed layout (schema.PROCESSED_SCHEMA names and types)."""
-    return valid.select(*[typed(c.name).alias(c.name) for c in schema.COLUMNS])
