@@ -61,8 +61,8 @@ def classify(validated: DataFrame) -> DataFrame:
     else `clean`. Every further copy (`_copies` - 1) is a `duplicate`: a repeated bad row is quarantined once.
 
     Each row keeps only what its output needs: a clean row its typed values (`typed_column`), a quarantined
-    row its strings as read and raw line; the rest is null. This halves what ingestion caches, and the
-    clean rows are written without parsing them again.
+    row its strings as read and raw line; the rest is null. Ingestion caches these rows (no row carries both
+    forms), and the clean rows are written without parsing them again.
     """
     quarantined = F.size(REASONS) > 0
     return validated.select(
