@@ -1,13 +1,12 @@
 """The data contract as a pure DataFrame -> DataFrame function, on small explicit DataFrames."""
 from __future__ import annotations
 
-from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD
-from shopsense.ingest.validate import REASON_CODES, REASONS, typed_column, validate, validate_and_type
+from shopsense.ingest.validate import REASON_CODES, REASONS, typed_values, validate, validate_and_type
 
 RAW_SCHEMA = StructType(
     [StructField(c, StringType()) for c in schema.PROCESSED_COLUMNS] + [StructField(CORRUPT_RECORD, StringType())]
@@ -87,7 +86,7 @@ def test_typed_values_and_canonical_spelling(spark):
           False, False, 14, "Venmo", "Fortnightly")],
         schema.PROCESSED_SCHEMA,
     )
-    actual = validate_and_type(df).select(*[F.col(typed_column(c)).alias(c) for c in schema.PROCESSED_COLUMNS])
+    actual = validate_and_type(df).select(*typed_values())
     assert actual.schema.simpleString() == schema.PROCESSED_SCHEMA.simpleString()
     assertDataFrameEqual(actual, expected)
 

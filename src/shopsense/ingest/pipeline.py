@@ -22,7 +22,7 @@ from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE, read_header, read
 from shopsense.ingest.split import (
     CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
 )
-from shopsense.ingest.validate import REASONS, typed_column, validate_and_type
+from shopsense.ingest.validate import REASONS, typed_values, validate_and_type
 
 RAW_LINE = "raw_line"
 
@@ -34,8 +34,7 @@ def classified_rows(raw: DataFrame) -> DataFrame:
 
 def clean_rows(classified: DataFrame) -> DataFrame:
     """The clean rows in the processed layout (schema.PROCESSED_SCHEMA)."""
-    return classified.where(F.col(STATUS) == CLEAN).select(
-        *[F.col(typed_column(c)).alias(c) for c in schema.PROCESSED_COLUMNS])
+    return classified.where(F.col(STATUS) == CLEAN).select(*typed_values())
 
 
 def quarantined_rows(classified: DataFrame) -> DataFrame:

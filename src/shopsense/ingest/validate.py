@@ -99,11 +99,6 @@ def _parsed(column: str, text: Column) -> Column:
     return text
 
 
-def typed(column: str) -> Column:
-    """The processed value of a raw string column, in its processed type (null when invalid)."""
-    return _parsed(column, trimmed_text(F.col(column))).try_cast(_TYPES[column])
-
-
 # Intermediate columns of `validate`: each value is trimmed and parsed once, then tested by several rules
 # (this keeps the generated code small; Spark does not collapse non-trivial expressions used twice).
 def _text_col(column: str) -> Column:
@@ -159,8 +154,15 @@ def typed_column(column: str) -> str:
 
 
 def validate_and_type(raw: DataFrame) -> DataFrame:
-    """`validate`, plus each contract column's processed value (`typed`) as `typed_column(c)`, from the
-    same parse: whoever needs both the reasons and the typed row parses each value once."""
+    """`validate`, plus each contract column's processed value (in its processed type, null when invalid)
+    as `typed_column(c)`, from the same parse: whoever needs both the reasons and the typed row parses each
+    value once."""
     parsed, reasons = _checked(raw)
     values = [_value_col(c.name).try_cast(c.dtype).alias(typed_column(c.name)) for c in schema.COLUMNS]
     return parsed.select(*raw.columns, reasons, *values)
+
+
+def typed_values() -> list[Column]:
+    """The processed values of `validate_and_type`'s output under their processed names, in the order and
+    types of schema.PROCESSED_SCHEMA."""
+    return [F.col(typed_column(c.name)).alias(c.name) for c in schema.COLUMNS]

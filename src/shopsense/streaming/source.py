@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from shopsense import schema
-from shopsense.ingest.validate import REASONS, trimmed_text, typed, validate
+from shopsense.ingest.validate import REASONS, trimmed_text, typed_values, validate_and_type
 from shopsense.ingest.validate import RULES as CONTRACT_RULES
 
 EVENT_ID = "event_id"
@@ -136,11 +136,11 @@ def parse_events(raw: DataFrame) -> DataFrame:
         *[_text(name).isNull().alias(f"null_{_key(name)}") for name in STREAM_COLUMNS],
         CORRUPT, FILE_PATH, FILE_TIME,
     )
-    checked = validate(lines)
+    checked = validate_and_type(lines)  # reasons and typed values from one parse
     flagged = checked.select(
         F.col(f"s_{EVENT_ID}").alias(EVENT_ID),
         EVENT_TIME,
-        *[typed(c.name).alias(c.name) for c in schema.COLUMNS],
+        *typed_values(),
         *[F.coalesce(flag, F.lit(False)).alias(f"fail_{rule}") for rule, flag in _rule_flags().items()],
         *[f"null_{_key(name)}" for name in STREAM_COLUMNS],
         FILE_PATH,
