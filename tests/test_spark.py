@@ -17,6 +17,8 @@ def test_session_uses_the_configured_settings(spark):
         assert session is spark
         assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
         assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+        # per-customer aggregations skip the 65,536-key fast map (docs/benchmarks.md, fifth round)
+        assert spark.conf.get("spark.sql.codegen.aggregate.map.twolevel.enabled") == "false"
         assert spark.range(10).count() == 10
     finally:
         get_spark(TEST_SPARK)

@@ -63,6 +63,10 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.ansi.enabled": "true",
         # toPandas() of a query result (e.g. one row per customer) through Arrow, not row by row in Python.
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # The suite's big aggregations are per customer (millions of groups): Spark's first-level "fast" hash
+        # map holds 65,536 keys, so nearly every row probed it in vain before the real map. Off: analyze at
+        # 5M rows 79.7 / 73.2 s -> 66.2 / 64.7 s (docs/benchmarks.md, fifth round).
+        "spark.sql.codegen.aggregate.map.twolevel.enabled": "false",
     }
     if not settings.master.startswith("local"):
         # Executors start Python workers with the driver's interpreter unless the user chose one.
