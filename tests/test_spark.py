@@ -19,6 +19,8 @@ def test_session_uses_the_configured_settings(spark):
         assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
         # per-customer aggregations skip the 65,536-key fast map (docs/benchmarks.md, fifth round)
         assert spark.conf.get("spark.sql.codegen.aggregate.map.twolevel.enabled") == "false"
+        # no generated method above HotSpot's JIT limit (an interpreted validation doubled ingest)
+        assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
         assert spark.range(10).count() == 10
     finally:
         get_spark(TEST_SPARK)

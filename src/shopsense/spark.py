@@ -67,6 +67,12 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # map holds 65,536 keys, so nearly every row probed it in vain before the real map. Off: analyze at
         # 5M rows 79.7 / 73.2 s -> 66.2 / 64.7 s (docs/benchmarks.md, fifth round).
         "spark.sql.codegen.aggregate.map.twolevel.enabled": "false",
+        # Whole-stage code for ingest's ~60 validation rules is one 13.5 KB method: C2 always gave up on it
+        # ("out of nodes") and C1 sometimes too ("out of virtual registers"); then it was interpreted and
+        # ingest took twice as long (1 of 3 cold 5M-row runs: 152.7 s vs 76.9-86.7 s). Above HotSpot's
+        # 8,000-byte method limit Spark now falls back to its per-operator code, in small methods (the value
+        # Spark's documentation recommends on HotSpot; docs/benchmarks.md, fifth round).
+        "spark.sql.codegen.hugeMethodLimit": "8000",
     }
     if not settings.master.startswith("local"):
         # Executors start Python workers with the driver's interpreter unless the user chose one.
