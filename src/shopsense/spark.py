@@ -79,9 +79,11 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
     # The code Spark generates for a wide projection (ingest validates ~60 rules per row in one stage) has
     # methods over the JVM's 8,000-byte JIT limit; by default HotSpot then *interprets* them forever.
-    # Measured: validating 1M rows 15.5 s -> 6.1 s (docs/benchmarks.md). Batch work favours throughput over
-    # short pauses (ParallelGC), and a cold run spends much of its CPU in the JIT compilers (88 CPU s of a
-    # 5M-row run): compiling only hotter methods (CompileThresholdScaling) leaves more CPU for the data.
+    # Measured: validating 1M rows 15.5 s -> 6.1 s (docs/benchmarks.md). Since `hugeMethodLimit` (above)
+    # whole-stage code stays under that limit; the flag is kept, its effect since then not re-measured.
+    # Batch work favours throughput over short pauses (ParallelGC), and a cold run spends much of its CPU in
+    # the JIT compilers (88 CPU s of a 5M-row run): compiling only hotter methods (CompileThresholdScaling)
+    # leaves more CPU for the data.
     # Both measured end to end at 5M rows, fresh processes, in docs/benchmarks.md (fourth round).
     java_options = ["-XX:-DontCompileHugeMethods", "-XX:+UseParallelGC", "-XX:CompileThresholdScaling=4"]
     conf["spark.executor.extraJavaOptions"] = " ".join(java_options)
