@@ -26,6 +26,14 @@ def test_session_uses_the_configured_settings(spark):
         get_spark(TEST_SPARK)
 
 
+def test_shuffle_files_are_compressed_only_on_a_cluster():
+    # local mode: shuffle files stay on this machine, compressing them only costs CPU (docs/benchmarks.md)
+    local = spark_module.spark_conf(TEST_SPARK)
+    assert local["spark.shuffle.compress"] == local["spark.shuffle.spill.compress"] == "false"
+    cluster = spark_module.spark_conf(replace(TEST_SPARK, master="spark://example:7077"))
+    assert "spark.shuffle.compress" not in cluster and "spark.shuffle.spill.compress" not in cluster
+
+
 def test_missing_java_is_one_clear_line(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(spark_module.shutil, "which", lambda _: None)

@@ -62,6 +62,9 @@ class Config:
     # spark.shuffle_partitions): per-customer aggregations and the basket self-join then need no shuffle,
     # and each partition's per-customer hash table stays in memory (docs/benchmarks.md, third round).
     analyze_rows_per_partition: int = 150_000
+    # Queries of the SQL suite run at once: many of their stages keep only one core busy (NTILE over all
+    # customers, final sorts, result collection), so two at a time fill the gaps (docs/benchmarks.md, sixth round).
+    analyze_concurrent_queries: int = 2
     # Long query results (e.g. one row per customer) show only their first rows in report.html.
     report_max_table_rows: int = 25
     ml: MLSettings = field(default_factory=MLSettings)

@@ -74,7 +74,12 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Spark's documentation recommends on HotSpot; docs/benchmarks.md, fifth round).
         "spark.sql.codegen.hugeMethodLimit": "8000",
     }
-    if not settings.master.startswith("local"):
+    if settings.master.startswith("local"):
+        # Shuffle files never leave this machine (they mostly stay in the page cache): compressing them costs
+        # CPU and saves nothing. A cluster keeps Spark's default (compressed: they cross the network).
+        conf["spark.shuffle.compress"] = "false"
+        conf["spark.shuffle.spill.compress"] = "false"
+    else:
         # Executors start Python workers with the driver's interpreter unless the user chose one.
         conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
     # The code Spark generates for a wide projection (ingest validates ~60 rules per row in one stage) has

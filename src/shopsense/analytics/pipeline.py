@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,18 +45,51 @@ def load_purchases(spark, config: Config):
 
 def run_suite(spark, purchases, config: Config,
               queries: tuple[Query, ...] = QUERIES) -> tuple[list[QueryResult], dict[str, BasketStats]]:
-    """The queries (default: the whole suite), saved as CSV; market-basket rules withheld when degenerate."""
-    baskets = {q.name: basket_stats(purchases, q.params["basket_column"], config)
-               for q in queries if "basket_column" in q.params}
-    results = []
-    for query in queries:
-        result = run_query(spark, query, config)
-        if query.name in baskets and baskets[query.name].degenerate:
-            result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
-        results.append(save_csv(result, config.queries_dir))
+    """The queries (default: the whole suite), saved as CSV; market-basket rules withheld when degenerate.
+
+    `config.analyze_concurrent_queries` chains of queries run at once (a query runs after the queries it
+    reads, in their chain); chains holding a per-customer query start first, as they have the longest
+    single-core stages. Results come back in suite order.
+    """
+    columns = {q.name: q.params["basket_column"] for q in queries if "basket_column" in q.params}
+    chains = sorted(query_chains(queries), key=lambda chain: not any(q.per_customer for q in chain))
+    pool = ThreadPoolExecutor(max(1, config.analyze_concurrent_queries), thread_name_prefix="shopsense-query")
+    try:
+        # Submitted first, so running or done before any chain waits for them (no deadlock).
+        stats = {name: pool.submit(basket_stats, purchases, column, config) for name, column in columns.items()}
+        chain_runs = [pool.submit(_run_chain, spark, chain, stats, config) for chain in chains]
+        saved = {result.name: result for run in chain_runs for result in run.result()}
+        baskets = {name: future.result() for name, future in stats.items()}
+    finally:
+        pool.shutdown(cancel_futures=True)
+    results = [saved[q.name] for q in queries]
     release(results)
     write_json({name: stats.as_dict() for name, stats in baskets.items()}, config.basket_summary_json)
     return results, baskets
+
+
+def query_chains(queries: tuple[Query, ...]) -> list[list[Query]]:
+    """The queries grouped into chains, in suite order: a query joins the chain of the first query it reads."""
+    chains: list[list[Query]] = []
+    chain_of: dict[str, list[Query]] = {}
+    for query in queries:
+        chain = next((chain_of[name] for name in query.reads if name in chain_of), None)
+        if chain is None:
+            chain = []
+            chains.append(chain)
+        chain.append(query)
+        chain_of[query.name] = chain
+    return chains
+
+
+def _run_chain(spark, chain: list[Query], stats: dict[str, Future], config: Config) -> list[QueryResult]:
+    results = []
+    for query in chain:
+        result = run_query(spark, query, config)
+        if query.name in stats and stats[query.name].result().degenerate:
+            result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
+        results.append(save_csv(result, config.queries_dir))
+    return results
 
 
 def analyze(spark, config: Config) -> Analysis:

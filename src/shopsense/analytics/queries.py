@@ -33,6 +33,7 @@ class Query:
     # One row per customer (millions at scale): Spark writes the CSV, only the report's first rows reach the
     # driver. Other results are aggregates of a few hundred rows at most and come back whole as pandas.
     per_customer: bool = False
+    reads: tuple[str, ...] = ()  # results of earlier queries that this one reads (as views): run after them
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ QUERIES: tuple[Query, ...] = (
     Query("payment_shipping_preferences", "payment_shipping_preferences.sql"),
     Query("seasonal_trends", "seasonal_trends.sql"),
     Query("customer_lifetime_value", "customer_lifetime_value.sql", per_customer=True),
-    Query("clv_segment_summary", "clv_segment_summary.sql"),
+    Query("clv_segment_summary", "clv_segment_summary.sql", reads=("customer_lifetime_value",)),
     Query("geographic_patterns", "geographic_patterns.sql"),
     BASKET_ITEMS,
     BASKET_CATEGORIES,

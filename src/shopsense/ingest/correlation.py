@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +77,14 @@ def correlations(df: DataFrame, threshold: float, features: tuple[str, ...] = FE
     # instead gives the same matrix (tests compare it with pandas) 5-10x faster (docs/benchmarks.md).
     inputs = {"pearson": values, "spearman": average_ranks(values, features)}
     assembler = VectorAssembler(inputCols=list(features), outputCol="features_vector")
-    matrices = {m: Correlation.corr(assembler.transform(inputs[m]).select("features_vector"), "features_vector",
-                                    "pearson").head()[0].toArray() for m in METHODS}
+
+    def matrix(method: str) -> np.ndarray:
+        vectors = assembler.transform(inputs[method]).select("features_vector")
+        return Correlation.corr(vectors, "features_vector", "pearson").head()[0].toArray()
+
+    # The two methods are independent chains of small Spark jobs: run at once, each fills the other's idle core.
+    with ThreadPoolExecutor(len(METHODS), thread_name_prefix="shopsense-correlation") as pool:
+        matrices = dict(zip(METHODS, pool.map(matrix, METHODS)))
     for matrix in matrices.values():
         for f in constant:  # Spark puts 1.0 on the diagonal even there; like numpy/pandas, say undefined
             i = features.index(f)
