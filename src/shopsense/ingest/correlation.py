@@ -78,13 +78,13 @@ def correlations(df: DataFrame, threshold: float, features: tuple[str, ...] = FE
     inputs = {"pearson": values, "spearman": average_ranks(values, features)}
     assembler = VectorAssembler(inputCols=list(features), outputCol="features_vector")
 
-    def matrix(method: str) -> np.ndarray:
+    def correlation_matrix(method: str) -> np.ndarray:
         vectors = assembler.transform(inputs[method]).select("features_vector")
         return Correlation.corr(vectors, "features_vector", "pearson").head()[0].toArray()
 
     # The two methods are independent chains of small Spark jobs: run at once, each fills the other's idle core.
     with ThreadPoolExecutor(len(METHODS), thread_name_prefix="shopsense-correlation") as pool:
-        matrices = dict(zip(METHODS, pool.map(matrix, METHODS)))
+        matrices = dict(zip(METHODS, pool.map(correlation_matrix, METHODS)))
     for matrix in matrices.values():
         for f in constant:  # Spark puts 1.0 on the diagonal even there; like numpy/pandas, say undefined
             i = features.index(f)
