@@ -34,6 +34,15 @@ def test_shuffle_files_are_compressed_only_on_a_cluster():
     assert "spark.shuffle.compress" not in cluster and "spark.shuffle.spill.compress" not in cluster
 
 
+def test_spark_submit_keeps_its_master_dependent_settings(monkeypatch):
+    # under spark-submit the master in use is spark-submit's (settings.master keeps its default `local[*]`):
+    # neither the local-only shuffle settings nor a Python path that would override the user's --conf
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "12345")
+    conf = spark_module.spark_conf(TEST_SPARK)
+    assert not {"spark.shuffle.compress", "spark.shuffle.spill.compress", "spark.pyspark.python"} & set(conf)
+    assert conf["spark.sql.shuffle.partitions"] == str(TEST_SPARK.shuffle_partitions)
+
+
 def test_missing_java_is_one_clear_line(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(spark_module.shutil, "which", lambda _: None)

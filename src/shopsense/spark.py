@@ -74,14 +74,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Spark's documentation recommends on HotSpot; docs/benchmarks.md, fifth round).
         "spark.sql.codegen.hugeMethodLimit": "8000",
     }
-    if settings.master.startswith("local"):
-        # Shuffle files never leave this machine (they mostly stay in the page cache): compressing them costs
-        # CPU and saves nothing. A cluster keeps Spark's default (compressed: they cross the network).
-        conf["spark.shuffle.compress"] = "false"
-        conf["spark.shuffle.spill.compress"] = "false"
-    else:
-        # Executors start Python workers with the driver's interpreter unless the user chose one.
-        conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    if not launched_by_spark_submit():
+        # Under spark-submit its --master and --conf decide: `settings.master` is not the master in use.
+        conf.update(_master_dependent_conf(settings.master))
     # The code Spark generates for a wide projection (ingest validates ~60 rules per row in one stage) has
     # methods over the JVM's 8,000-byte JIT limit; by default HotSpot then *interprets* them forever.
     # Measured: validating 1M rows 15.5 s -> 6.1 s (docs/benchmarks.md). Since `hugeMethodLimit` (above)
@@ -99,6 +94,15 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     conf["spark.driver.extraJavaOptions"] = " ".join(java_options)
     conf.update(settings.extra)
     return conf
+
+
+def _master_dependent_conf(master: str) -> dict[str, str]:
+    if master.startswith("local"):
+        # Shuffle files never leave this machine (they mostly stay in the page cache): compressing them costs
+        # CPU and saves nothing. A cluster keeps Spark's default (compressed: they cross the network).
+        return {"spark.shuffle.compress": "false", "spark.shuffle.spill.compress": "false"}
+    # Executors start Python workers with the driver's interpreter unless the user chose one.
+    return {"spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable)}
 
 
 def get_spark(settings: SparkSettings | None = None):
