@@ -114,11 +114,13 @@ def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings) -> d
         if variant == "explicit":
             # coldStartStrategy="drop": pairs ALS cannot score are left out (and so from the baselines too).
             predicted = model.transform(held).withColumn("prediction", F.col("prediction") + F.lit(mu))
-            with_baselines = bias_baseline_predictions(train, predicted, USER, ITEM, "rating")
+            # Cached: three RMSEs and the count read it (the bias joins add columns, never rows).
+            with_baselines = bias_baseline_predictions(train, predicted, USER, ITEM, "rating").cache()
             out[variant]["rmse"] = rmse(with_baselines)
-            out[variant]["rmse_rows"] = predicted.count()
+            out[variant]["rmse_rows"] = with_baselines.count()
             out["baseline_global_mean"] = {"rmse": rmse(with_baselines, prediction="global_mean")}
             out["baseline_user_item_bias"] = {"rmse": rmse(with_baselines, prediction="baseline")}
+            with_baselines.unpersist()
             out["baseline_popularity"] = _ranking(popularity_scores(indexed_train, users), indexed_train,
                                                   indexed_held, k)
     return out
