@@ -145,20 +145,3 @@ def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config,
     again = ingest(spark, config, variant)
     assert again["rows_clean"] == first["rows_clean"]
     assert spark.read.parquet(str(config.processed_dir)).count() == first["rows_clean"]  # no duplication
-
-
-def test_rows_kept_for_the_outputs_are_released_also_when_the_run_fails(spark, config, monkeypatch):
-    """Ingest keeps its classified rows (a local checkpoint) only while it writes its outputs."""
-    kept = spark.sparkContext._jsc.getPersistentRDDs
-    before = kept().size()
-    path = write_csv(generate(200, seed=3, dirty_fraction=0.05), config.home / "in.csv")
-    assert ingest(spark, config, path)["rows_quarantined"] > 0
-    assert kept().size() == before
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("simulated crash after staging")
-
-    monkeypatch.setattr(pipeline.correlation, "correlations", broken)
-    with pytest.raises(RuntimeError, match="simulated"):
-        ingest(spark, config, path)
-    assert kept().size() == before

@@ -7,8 +7,6 @@ reports and `ingest_summary.json` come last.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark import StorageLevel
@@ -45,31 +43,13 @@ def quarantined_rows(classified: DataFrame) -> DataFrame:
         SOURCE_FILE, *schema.PROCESSED_COLUMNS, F.col(CORRUPT_RECORD).alias(RAW_LINE), REASONS)
 
 
-@contextmanager
-def computed_once(df: DataFrame) -> Iterator[DataFrame]:
-    """`df` computed at its first read and kept (in memory, spilling to disk) for the reads that follow;
-    released on exit.
-
-    A local checkpoint, not `persist()`: it keeps Spark's binary rows, where the DataFrame cache would build
-    compressed column batches, whose statistics and encoders took 15% of a cold 5M-row ingest for rows that
-    are read three times (ingest 12-14% faster at 2M rows, docs/benchmarks.md, eighth round). Unlike a cache,
-    a checkpoint has no lineage: on a cluster, losing an executor during ingest fails the run (atomic: the
-    previous outputs stay) instead of recomputing the lost part.
-    """
-    checkpoint = df.localCheckpoint(eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
-    try:
-        yield checkpoint
-    finally:
-        # `unpersist()` does not apply to a checkpoint: release the RDD behind its plan (a LogicalRDD).
-        checkpoint._jdf.logicalPlan().rdd().unpersist(False)
-
-
 def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = None) -> dict:
     """Run the ingestion; return the summary (also written to config.ingest_summary)."""
     started = time.perf_counter()
     path = str(input_path or config.default_raw_csv)
     header = read_header(spark, path)  # raises ShopSenseError before anything is written
-    with computed_once(classified_rows(read_raw(spark, path, header))) as classified:
+    classified = classified_rows(read_raw(spark, path, header)).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
         counts = count_outcomes(classified)
         with staged_outputs() as staged:
             clean_stage = stage_parquet(clean_rows(classified), config.processed_dir)
@@ -78,6 +58,8 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
             staged.append((quarantine_stage, config.quarantine_rows_dir))
             _check_written(spark, counts, clean_stage, quarantine_stage)
             corr = correlation.correlations(spark.read.parquet(str(clean_stage)), config.correlation_threshold)
+    finally:
+        classified.unpersist()
 
     correlation.write_csv(corr, config.correlation_csv)
     write_json(corr.to_dict(), config.correlation_json)
