@@ -33,11 +33,12 @@ def test_spearman_equals_spark_mls_own_spearman(spark, processed_frame):
 
 
 def test_average_ranks_share_the_mean_position_of_ties(spark):
-    from shopsense.ingest.correlation import average_ranks
+    from shopsense.ingest.correlation import rank_column, with_average_ranks
 
     df = spark.createDataFrame([(10.0, 1.0), (20.0, 1.0), (20.0, 2.0), (30.0, 1.0)], "a double, b double")
-    ranks = average_ranks(df, ("a", "b")).toPandas().sort_values(["a", "b"]).to_numpy().tolist()
-    assert ranks == [[1.0, 2.0], [2.5, 2.0], [2.5, 4.0], [4.0, 2.0]]
+    ranked = with_average_ranks(df, ("a", "b")).select("a", "b", rank_column("a"), rank_column("b"))
+    rows = ranked.toPandas().sort_values(["a", "b"]).to_numpy().tolist()
+    assert rows == [[10.0, 1.0, 1.0, 2.0], [20.0, 1.0, 2.5, 2.0], [20.0, 2.0, 2.5, 4.0], [30.0, 1.0, 4.0, 2.0]]
 
 
 def test_fewer_than_two_rows_is_undefined_not_a_crash(spark, processed_frame):

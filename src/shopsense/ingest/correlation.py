@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,16 +74,15 @@ def correlations(df: DataFrame, threshold: float, features: tuple[str, ...] = FE
     # Spearman's coefficient IS Pearson's on average ranks (Spark ML computes it so too). Spark ML's own
     # "spearman" ranks by sorting every (column, value) pair of the RDD; ranking the few distinct values
     # instead gives the same matrix (tests compare it with pandas) 5-10x faster (docs/benchmarks.md).
-    inputs = {"pearson": values, "spearman": average_ranks(values, features)}
-    assembler = VectorAssembler(inputCols=list(features), outputCol="features_vector")
-
-    def correlation_matrix(method: str) -> np.ndarray:
-        vectors = assembler.transform(inputs[method]).select("features_vector")
-        return Correlation.corr(vectors, "features_vector", "pearson").head()[0].toArray()
-
-    # The two methods are independent chains of small Spark jobs: run at once, each fills the other's idle core.
-    with ThreadPoolExecutor(len(METHODS), thread_name_prefix="shopsense-correlation") as pool:
-        matrices = dict(zip(METHODS, pool.map(correlation_matrix, METHODS)))
+    # Values and ranks go into ONE vector, so one Pearson `Correlation` (two passes over the data) gives both
+    # matrices as blocks of its result, instead of two (four passes); each entry only depends on its two
+    # columns.
+    columns = [*features, *[rank_column(f) for f in features]]
+    vectors = VectorAssembler(inputCols=columns, outputCol="features_vector").transform(
+        with_average_ranks(values, features)).select("features_vector")
+    both = Correlation.corr(vectors, "features_vector", "pearson").head()[0].toArray()
+    n = len(features)
+    matrices = {"pearson": both[:n, :n].copy(), "spearman": both[n:, n:].copy()}
     for matrix in matrices.values():
         for f in constant:  # Spark puts 1.0 on the diagonal even there; like numpy/pandas, say undefined
             i = features.index(f)
@@ -92,18 +90,23 @@ def correlations(df: DataFrame, threshold: float, features: tuple[str, ...] = FE
     return Correlations(features, rows, constant, matrices, threshold)
 
 
-def average_ranks(df: DataFrame, features: tuple[str, ...]) -> DataFrame:
-    """Each (non-null) value replaced by its rank among the column's values, 1-based; tied values share the
-    mean of their positions. Per column: one aggregation to distinct values with counts, a running total
-    over them, and a join back (a broadcast join when, as usual, the distinct values are few)."""
+def rank_column(feature: str) -> str:
+    return f"_rank_{feature}"
+
+
+def with_average_ranks(df: DataFrame, features: tuple[str, ...]) -> DataFrame:
+    """`df` plus, per feature, `rank_column(f)`: the rank of each (non-null) value among the column's
+    values, 1-based; tied values share the mean of their positions. Per column: one aggregation to distinct
+    values with counts, a running total over them, and a join back (a broadcast join when, as usual, the
+    distinct values are few)."""
     ranked = df
     for f in features:
         counts = df.groupBy(f).agg(F.count(F.lit(1)).alias("_n"))
         upto = F.sum("_n").over(Window.orderBy(f).rowsBetween(Window.unboundedPreceding, Window.currentRow))
         # Values of the same rank occupy positions upto - n + 1 .. upto: their mean is (2 upto - n + 1) / 2.
-        ranks = counts.select(f, ((upto * 2 - F.col("_n") + 1) / 2).alias("_rank"))
-        ranked = ranked.join(ranks, f).drop(f).withColumnRenamed("_rank", f)
-    return ranked.select(*features)
+        ranks = counts.select(f, ((upto * 2 - F.col("_n") + 1) / 2).alias(rank_column(f)))
+        ranked = ranked.join(ranks, f)
+    return ranked
 
 
 def reduction_candidates(result: Correlations, method: str) -> list[dict]:
