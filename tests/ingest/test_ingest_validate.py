@@ -39,6 +39,12 @@ CASES = [
     ({"purchase_amount_usd": "NaN"}, ["non_numeric_purchase_amount_usd"]),
     ({"review_rating": "Infinity"}, ["non_numeric_review_rating"]),
     ({"age": "42.5"}, ["non_integer_age"]),
+    # Integer columns parse as a long, else as an exact decimal: both paths give the same answers.
+    ({"age": "4.2e1", "previous_purchases": "0.0"}, []),
+    ({"age": "42d"}, ["non_numeric_age"]),
+    ({"customer_id": "9223372036854775808"}, ["customer_id_out_of_range"]),  # beyond a long
+    ({"customer_id": "9000000000000000.5"}, ["non_integer_customer_id", "customer_id_out_of_range"]),
+    ({"previous_purchases": "1e400"}, ["non_numeric_previous_purchases"]),
     ({"age": "250"}, ["age_out_of_range"]),
     ({"age": "14"}, ["age_out_of_range"]),
     ({"review_rating": "7.5"}, ["review_rating_out_of_range"]),
