@@ -42,4 +42,4 @@ def test_profile_groups_per_customer_without_a_shuffle(spark, config, processed_
     # aggregation and the final ORDER BY shuffle (and the cache's own repartition, shown inside it).
     assert not [k for k in keys if k[0] == "hashpartitioning" and "dimension" in k[1] and "customer_id" in k[1]]
     assert ("hashpartitioning", f"customer_id, {partitions}") in keys
-    assert any(kind == "hashpartitioning" and args.startswith("dimension, value,") for kind, args in keys)
+    assert any(kind == "hashpartitioning" and args.startswith("dimension_number, value,") for kind, args in keys)
