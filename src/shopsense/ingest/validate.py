@@ -45,7 +45,7 @@ def _rules() -> tuple[Rule, ...]:
         rules.append(Rule(f"missing_{c.name}", "missing", c.name))
         if c.name in schema.NUMERIC_RANGES:
             rules.append(Rule(f"non_numeric_{c.name}", "non_numeric", c.name))
-            if isinstance(c.dtype, IntegralType):
+            if c.name in _INTEGER_COLUMNS:
                 rules.append(Rule(f"non_integer_{c.name}", "non_integer", c.name))
             rules.append(Rule(f"{c.name}_out_of_range", "out_of_range", c.name))
         if c.name in schema.VOCABULARIES:
