@@ -5,7 +5,12 @@ import pytest
 
 from shopsense import schema
 from shopsense.errors import ShopSenseError
-from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE, check_header, read_header, read_raw, split_header
+from pyspark.sql import functions as F
+
+from shopsense.ingest.pipeline import classified_rows, quarantined_rows
+from shopsense.ingest.read import (
+    CORRUPT_RECORD, SOURCE_NUMBER, check_header, read_header, read_raw, source_file_column, split_header,
+)
 
 HEADER = ",".join(schema.RAW_COLUMNS)
 ROW = "1,55,Male,Blouse,Clothing,53,Kentucky,L,Gray,Winter,3.1,Yes,Express,Yes,Yes,14,Venmo,Fortnightly"
@@ -81,7 +86,13 @@ def test_bom_crlf_quotes_and_whitespace(spark, tmp_path):
     assert rows[0]["color"] == "Gray"
     assert rows[1]["frequency_of_purchases"] == "Fortnightly"  # no trailing \r
     assert rows[0]["customer_id"] == "1"  # the BOM is not part of the first value or header
-    assert rows[0][SOURCE_FILE].endswith("in.csv")
+    assert rows[0][SOURCE_NUMBER] == 1 and read_header(spark, path).sources[0].endswith("in.csv")
+
+
+def test_a_file_name_with_spaces_and_percent_signs(spark, tmp_path):
+    """Spark lists input files as URIs ("my%20data.csv"): they are read back as paths, not as URIs."""
+    rows = read_rows(spark, write(tmp_path, f"{HEADER}\n{ROW}\n", name="my data 100%.csv"))
+    assert len(rows) == 1 and rows[0][CORRUPT_RECORD] is None
 
 
 def test_header_only_file_has_no_rows(spark, tmp_path):
@@ -106,6 +117,30 @@ def test_folder_of_csv_files(spark, tmp_path):
     header = read_header(spark, str(folder))
     assert len(header.files) == 2
     assert read_raw(spark, str(folder), header).count() == 3  # each file's header line skipped
+
+
+def test_each_row_is_numbered_with_its_file_as_spark_names_it(spark, tmp_path):
+    """The numbers come from the header check's per-file reads; they must name the same paths that Spark's
+    CSV scan of the whole folder reports (odd characters included), in sorted order."""
+    folder = tmp_path / "odd name %20 é"
+    folder.mkdir()
+    for name, rows in (("b x.csv", 2), ("a#1.csv", 1), ("c.csv", 3)):
+        write(folder, HEADER + "\n" + "\n".join([ROW] * rows) + "\n", name=name)
+    header = read_header(spark, str(folder))
+    assert list(header.sources) == sorted(header.sources) and len(header.sources) == 3
+    numbered = read_raw(spark, str(folder), header).select(source_file_column(header.sources).alias("numbered"))
+    scanned = spark.read.option("header", True).csv(str(folder)).select(F.col("_metadata.file_path").alias("numbered"))
+    assert sorted(r.numbered for r in numbered.collect()) == sorted(r.numbered for r in scanned.collect())
+    assert [r[SOURCE_NUMBER] for r in read_raw(spark, str(folder), header).collect()].count(None) == 0
+
+
+def test_a_row_in_several_files_is_quarantined_once_from_the_first_file(spark, tmp_path):
+    bad = ROW.replace(",55,", ",abc,")
+    for name in ("b.csv", "a.csv", "c.csv"):
+        write(tmp_path, f"{HEADER}\n{bad}\n", name=name)
+    header = read_header(spark, str(tmp_path))
+    (row,) = quarantined_rows(classified_rows(read_raw(spark, str(tmp_path), header)), header.sources).collect()
+    assert row["source_file"] == header.sources[0] and row["source_file"].endswith("/a.csv")
 
 
 def test_folder_with_different_headers_is_an_error(spark, tmp_path):

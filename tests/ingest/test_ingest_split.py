@@ -7,7 +7,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from shopsense import schema
 from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
-from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE
+from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_NUMBER
 from shopsense.ingest.split import COPIES, STATUS, deduplicate
 from shopsense.ingest.validate import REASONS, typed_column
 
@@ -16,17 +16,20 @@ GOOD = ("1", "30", "Male", "Blouse", "Clothing", "53", "Kentucky", "L", "Gray", 
 BAD_AGE = ("2", "abc", *GOOD[2:])
 
 
+SOURCES = ("file:/in.csv",)
+
+
 def raw_frame(spark, rows):
-    columns = [*schema.PROCESSED_COLUMNS, CORRUPT_RECORD, SOURCE_FILE]
-    ddl = ", ".join(f"{c} string" for c in columns)
-    return spark.createDataFrame([(*row, None, "file:/in.csv") for row in rows], ddl)
+    """Rows as `read.read_raw` gives them, all from the file numbered 1 (SOURCES)."""
+    ddl = ", ".join(f"{c} string" for c in (*schema.PROCESSED_COLUMNS, CORRUPT_RECORD))
+    return spark.createDataFrame([(*row, None, 1) for row in rows], f"{ddl}, {SOURCE_NUMBER} int")
 
 
 def test_dedupe_has_no_partial_aggregation_before_its_shuffle(spark):
     plan = deduplicate(raw_frame(spark, [GOOD, GOOD, BAD_AGE]))._jdf.queryExecution().executedPlan().toString()
     lines = plan.splitlines()
     exchanges = [i for i, line in enumerate(lines) if "Exchange hashpartitioning" in line]
-    # Spark picks a sort-based aggregate here (min of a string); either kind must sit above the shuffle.
+    # Either kind of aggregate (hash or sort) must sit above the shuffle.
     aggregates = [i for i, line in enumerate(lines) if re.search(r"(Hash|Sort)Aggregate\(", line)]
     # One shuffle, on the key; every aggregate runs above it (printed before it): no map-side partial
     # aggregation that would sort or hash every wide row only to find it distinct.
@@ -53,5 +56,5 @@ def test_classified_rows_keep_typed_values_for_clean_rows_and_strings_for_quaran
           True, True, 14, "Venmo", "Fortnightly")], schema.PROCESSED_SCHEMA)
     assertDataFrameEqual(clean_rows(classified), expected_clean)
     assert clean_rows(classified).schema.simpleString() == schema.PROCESSED_SCHEMA.simpleString()
-    assert [tuple(r) for r in quarantined_rows(classified).collect()] == [
+    assert [tuple(r) for r in quarantined_rows(classified, SOURCES).collect()] == [
         ("file:/in.csv", *BAD_AGE, None, ["non_numeric_age"])]

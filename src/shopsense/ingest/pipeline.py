@@ -18,7 +18,7 @@ from shopsense.config import Config
 from shopsense.io import write_json
 from shopsense.ingest import correlation
 from shopsense.ingest.atomic import stage_parquet, staged_outputs
-from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_FILE, read_header, read_raw
+from shopsense.ingest.read import CORRUPT_RECORD, read_header, read_raw, source_file_column
 from shopsense.ingest.split import (
     CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
 )
@@ -37,10 +37,11 @@ def clean_rows(classified: DataFrame) -> DataFrame:
     return classified.where(F.col(STATUS) == CLEAN).select(*typed_values())
 
 
-def quarantined_rows(classified: DataFrame) -> DataFrame:
-    """Rejected rows as read (string values, snake_case names), the raw line of malformed rows, the reasons."""
+def quarantined_rows(classified: DataFrame, sources: tuple[str, ...]) -> DataFrame:
+    """Rejected rows as read (string values, snake_case names): their file (`sources`: read.Header.sources),
+    the raw line of malformed rows, the reasons."""
     return classified.where(F.col(STATUS) == QUARANTINED).select(
-        SOURCE_FILE, *schema.PROCESSED_COLUMNS, F.col(CORRUPT_RECORD).alias(RAW_LINE), REASONS)
+        source_file_column(sources), *schema.PROCESSED_COLUMNS, F.col(CORRUPT_RECORD).alias(RAW_LINE), REASONS)
 
 
 def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = None) -> dict:
@@ -54,7 +55,7 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
         with staged_outputs() as staged:
             clean_stage = stage_parquet(clean_rows(classified), config.processed_dir)
             staged.append((clean_stage, config.processed_dir))
-            quarantine_stage = stage_parquet(quarantined_rows(classified), config.quarantine_rows_dir)
+            quarantine_stage = stage_parquet(quarantined_rows(classified, header.sources), config.quarantine_rows_dir)
             staged.append((quarantine_stage, config.quarantine_rows_dir))
             _check_written(spark, counts, clean_stage, quarantine_stage)
             corr = correlation.correlations(spark.read.parquet(str(clean_stage)), config.correlation_threshold)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import difflib
+from urllib.parse import unquote
 from dataclasses import dataclass, replace
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -21,6 +22,11 @@ from shopsense.errors import ShopSenseError
 
 CORRUPT_RECORD = "_corrupt_record"
 SOURCE_FILE = "source_file"
+# A row carries the number of its file (its position in Header.sources, from 1), not the path: a path of ~70
+# bytes in every row was copied through the dedupe shuffle, the validation and the cache (5M rows: ingest
+# 8-15% faster with a number, docs/benchmarks.md). `source_file_column` gives the path back.
+SOURCE_NUMBER = "_source_number"
+_FILE_PATH = "_file_path"
 BOM = "\ufeff"
 
 
@@ -31,6 +37,9 @@ class Header:
     fields: tuple[str, ...]  # one per header column: a processed column name or an `_ignored_<i>` placeholder
     ignored: tuple[str, ...]  # header names of the extra columns, as written in the file
     files: tuple[str, ...] = ()  # the input files whose header was checked
+    # The same files as Spark's file source names them (`_metadata.file_path`), sorted: the smallest
+    # SOURCE_NUMBER is the smallest path.
+    sources: tuple[str, ...] = ()
 
     def read_schema(self) -> StructType:
         return StructType(
@@ -74,9 +83,11 @@ def _quoted(names: list[str]) -> str:
 
 
 def input_files(spark: SparkSession, path: str) -> list[str]:
-    """The files behind `path` (a file, a folder of CSV files or a glob), via Spark: any file system works."""
+    """The files behind `path` (a file, a folder of CSV files or a glob), via Spark: any file system works.
+
+    Spark lists them as URIs ("a%20b.csv"); a path string is what its readers take back ("a b.csv")."""
     try:
-        files = spark.read.text(path).inputFiles()
+        files = [unquote(uri) for uri in spark.read.text(path).inputFiles()]
     except AnalysisException as exc:
         if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
             raise ShopSenseError(f"input not found: {path}") from None
@@ -88,23 +99,25 @@ def input_files(spark: SparkSession, path: str) -> list[str]:
 
 def read_header(spark: SparkSession, path: str) -> Header:
     """Check the header of every input file (one tiny `limit(1)` job per file); all must agree."""
-    headers = {}
+    headers, sources = {}, []
     for file in input_files(spark, path):
-        first = spark.read.text(file).limit(1).collect()
+        first = spark.read.text(file).select("value", "_metadata.file_path").limit(1).collect()
         names = split_header(first[0].value) if first else []
         if not any(names):
             raise ShopSenseError(f"{file}: the file is empty (expected a header line: {', '.join(schema.RAW_COLUMNS)})")
         headers[file] = names
+        sources.append(first[0].file_path)
     first_file, names = next(iter(headers.items()))
     for file, other in headers.items():
         if other != names:
             raise ShopSenseError(f"{file}: header differs from the one of {first_file}; all input files must match")
     checked = check_header(names, source=first_file if len(headers) == 1 else path)
-    return replace(checked, files=tuple(headers))
+    return replace(checked, files=tuple(headers), sources=tuple(sorted(sources)))
 
 
 def read_raw(spark: SparkSession, path: str, header: Header) -> DataFrame:
-    """All rows as strings: the 18 contract columns (snake_case names), `_corrupt_record` and `source_file`.
+    """All rows as strings: the 18 contract columns (snake_case names), `_corrupt_record`, and the number of
+    the row's file (SOURCE_NUMBER; joined from the few `header.sources` by a broadcast, left join: no row lost).
 
     PERMISSIVE mode keeps malformed rows (their raw line lands in `_corrupt_record`). `columnPruning` is off
     because with it Spark tokenizes only the selected columns and silently stops flagging rows with too many
@@ -122,6 +135,13 @@ def read_raw(spark: SparkSession, path: str, header: Header) -> DataFrame:
         .option("encoding", "UTF-8")
         .csv(path)
     )
-    return raw.select(
-        *schema.PROCESSED_COLUMNS, CORRUPT_RECORD, F.col("_metadata.file_path").alias(SOURCE_FILE)
-    )
+    numbers = spark.createDataFrame(list(enumerate(header.sources, start=1)),
+                                    f"{SOURCE_NUMBER} int, {_FILE_PATH} string")
+    rows = raw.select(*schema.PROCESSED_COLUMNS, CORRUPT_RECORD, F.col("_metadata.file_path").alias(_FILE_PATH))
+    return rows.join(F.broadcast(numbers), _FILE_PATH, "left").select(
+        *schema.PROCESSED_COLUMNS, CORRUPT_RECORD, SOURCE_NUMBER)
+
+
+def source_file_column(sources: tuple[str, ...]) -> Column:
+    """`source_file`: the path of the file numbered SOURCE_NUMBER in `sources` (Header.sources)."""
+    return F.element_at(F.lit(list(sources)), F.col(SOURCE_NUMBER)).alias(SOURCE_FILE)
