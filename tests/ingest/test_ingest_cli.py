@@ -51,6 +51,7 @@ def test_missing_file_and_missing_column_are_one_clear_line(tmp_path):
     out = shopsense("--home", str(tmp_path), "ingest", "--input", str(tmp_path / "absent.csv"))
     assert out.returncode == 2
     assert "input not found" in out.stderr and "Traceback" not in out.stderr + out.stdout
+    assert not (tmp_path / "logs").exists()  # said before a Spark session was started
 
     bad = tmp_path / "bad.csv"
     header = ",".join("Rating" if c == "Review Rating" else c for c in schema.RAW_COLUMNS)

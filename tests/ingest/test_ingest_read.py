@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import pytest
+from pyspark.sql import functions as F
 
 from shopsense import schema
 from shopsense.errors import ShopSenseError
-from pyspark.sql import functions as F
-
 from shopsense.ingest.pipeline import classified_rows, quarantined_rows
 from shopsense.ingest.read import (
-    CORRUPT_RECORD, SOURCE_NUMBER, check_header, read_header, read_raw, source_file_column, split_header,
+    CORRUPT_RECORD, SOURCE_NUMBER, check_header, missing_local_input, read_header, read_raw, source_file_column,
+    split_header,
 )
 
 HEADER = ",".join(schema.RAW_COLUMNS)
@@ -102,6 +102,13 @@ def test_header_only_file_has_no_rows(spark, tmp_path):
 def test_empty_file_is_a_clear_error(spark, tmp_path):
     with pytest.raises(ShopSenseError, match="empty"):
         read_header(spark, write(tmp_path, ""))
+
+
+def test_missing_local_input_is_known_without_spark(tmp_path):
+    assert missing_local_input(str(tmp_path / "nope.csv"))
+    assert not missing_local_input(write(tmp_path, HEADER + "\n"))
+    for spark_decides in (str(tmp_path / "*.csv"), "hdfs://namenode/data/in.csv", "file:/nope.csv"):
+        assert not missing_local_input(spark_decides)
 
 
 def test_missing_input_is_a_clear_error(spark, tmp_path):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import difflib
+import re
 from urllib.parse import unquote
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -80,6 +82,14 @@ def _rename_hint(column: str, unknown: list[str]) -> str:
 
 def _quoted(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
+
+
+def missing_local_input(path: str) -> bool:
+    """True when `path` is a plain local path (no URI scheme, no glob) that does not exist: the CLI says so
+    before it starts a Spark session (seconds) only to find out."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", path) or any(c in path for c in "*?[{"):
+        return False  # another file system, or a pattern: Spark decides
+    return not Path(path).exists()
 
 
 def input_files(spark: SparkSession, path: str) -> list[str]:
