@@ -49,9 +49,8 @@ def deduplicate(raw: DataFrame) -> DataFrame:
 
     The rows are hash-partitioned by the key first, so the aggregation runs once, after the shuffle: a
     partial aggregation before it would hash every wide row for nothing, as almost all rows are distinct
-    (5M rows: 23-27 s -> 16 s, docs/benchmarks.md). The
-    validation rules are a function of the key, so validating after this step gives every copy the same
-    reasons as before, and runs once per distinct row.
+    (5M rows: 23-27 s -> 16 s, docs/benchmarks.md). The validation rules are a function of the key, so
+    validating after this step gives every copy the same reasons as before, and runs once per distinct row.
     """
     return raw.repartition(*DUPLICATE_KEY).groupBy(*DUPLICATE_KEY).agg(
         F.min(SOURCE_NUMBER).alias(SOURCE_NUMBER), F.count(F.lit(1)).alias(COPIES))
