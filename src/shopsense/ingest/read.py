@@ -84,6 +84,11 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
+def input_not_found(path: str) -> ShopSenseError:
+    """The one message for an input that does not exist (said by the CLI before Spark starts, or by Spark)."""
+    return ShopSenseError(f"input not found: {path}")
+
+
 def missing_local_input(path: str) -> bool:
     """True when `path` is a plain local path (no URI scheme, no glob) that does not exist: the CLI says so
     before it starts a Spark session (seconds) only to find out."""
@@ -100,7 +105,7 @@ def input_files(spark: SparkSession, path: str) -> list[str]:
         files = [unquote(uri) for uri in spark.read.text(path).inputFiles()]
     except AnalysisException as exc:
         if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
-            raise ShopSenseError(f"input not found: {path}") from None
+            raise input_not_found(path) from None
         raise
     if not files:
         raise ShopSenseError(f"no input files in {path}")
