@@ -115,6 +115,16 @@ def _rule_flags() -> dict[str, Column]:
     return {rule: flags[rule] for rule in RULES}
 
 
+def _valid() -> Column:
+    """`valid`: the row breaks no rule, i.e. it has an event id and time and no contract reason (every
+    contract rule belongs to a group of CONTRACT_RULE_KINDS). Written from `reasons` directly rather than
+    as NOT of the `fail_` flags: the filter on it is pushed below the projection, and each flag would
+    inline the whole reasons expression into it again (sales_kpis' optimized plan: 67,273 -> 12,155
+    characters; its planning time per micro-batch fell 4-5x, docs/streaming.md)."""
+    return (F.col(f"s_{EVENT_ID}").isNotNull() & F.col(EVENT_TIME).isNotNull()
+            & (F.size(REASONS) == 0)).alias("valid")
+
+
 def is_header() -> Column:
     """A header line of a stream file (every file starts with one)."""
     return F.expr(f"coalesce(`{EVENT_ID}` = '{EVENT_ID}' AND `{EVENT_TIME}` = '{EVENT_TIME}' "
@@ -137,7 +147,7 @@ def parse_events(raw: DataFrame) -> DataFrame:
         CORRUPT, FILE_PATH, FILE_TIME,
     )
     checked = validate_and_type(lines)  # reasons and typed values from one parse
-    flagged = checked.select(
+    return checked.select(
         F.col(f"s_{EVENT_ID}").alias(EVENT_ID),
         EVENT_TIME,
         *typed_values(),
@@ -145,8 +155,8 @@ def parse_events(raw: DataFrame) -> DataFrame:
         *[f"null_{_key(name)}" for name in STREAM_COLUMNS],
         FILE_PATH,
         FILE_TIME,
+        _valid(),
     )
-    return flagged.withColumn("valid", F.expr(" AND ".join(f"NOT fail_{rule}" for rule in RULES)))
 
 
 def valid_events(parsed: DataFrame, watermark: str | None = None) -> DataFrame:
