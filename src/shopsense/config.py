@@ -98,6 +98,10 @@ class Config:
     stream_generator_rows: int = 20_000
     # In-memory SQL tables of `shopsense stream run` keep at most this many (newest) rows each.
     stream_memory_rows: int = 50_000
+    # Partitions (state stores) of the window aggregations; 0 = one per core of the session. Each is a task
+    # in every micro-batch, so small micro-batches want few (run demo: 8 -> 2 cut a quarter of its time,
+    # docs/streaming.md). A query keeps the value of its first run (Spark stores it in the checkpoint).
+    stream_shuffle_partitions: int = 0
 
     # --- folders under the project home -------------------------------------------------------------
     @property

@@ -202,3 +202,21 @@ def test_a_live_pipeline_stopped_mid_way_resumes_with_more_files(spark, pool, tm
         expected = query(events, config.stream_window).filter(F.unix_millis("window_end") <= final_watermark_ms)
         assert expected.count() >= 6
         assertDataFrameEqual(out, expected)
+
+
+def test_the_stream_has_its_own_partitions_and_the_session_keeps_its_own(spark, config, pool):
+    """The window aggregations get one state partition per core (config 0), whatever the batch setting; the
+    session's batch setting is back once the queries have started."""
+    write_stream_file(config, "a.csv", simulated_lines(config, pool, start=START, interval=30, rows=10, seed=1))
+    key = "spark.sql.shuffle.partitions"
+    batch_setting = spark.conf.get(key)
+    spark.conf.set(key, "5")
+    try:
+        run_available_now(spark, config)
+        assert spark.conf.get(key) == "5"
+    finally:
+        spark.conf.set(key, batch_setting)
+    for name in WINDOW_QUERIES:
+        state = config.stream_checkpoint_dir / name / "state" / "0"
+        partitions = sorted(int(p.name) for p in state.iterdir() if p.name.isdigit())
+        assert partitions == list(range(spark.sparkContext.defaultParallelism)), name

@@ -36,6 +36,7 @@ CONSOLE_COLUMNS: dict[str, tuple[str, ...]] = {
 # grows combinatorially (minutes of planning per micro-batch, then a StackOverflowError); it only serves
 # to infer extra filters, which these plans do not need.
 STREAM_SQL_CONF = {**SINGLE_WATERMARK_CONF, "spark.sql.constraintPropagation.enabled": "false"}
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
 STOP_GRACE_SECONDS = 30.0  # how long a stop waits for running micro-batches to finish
 # The revenue of every finalised window, the anomaly query's history; a `_` folder under its output is
 # invisible to Parquet readers of the alerts.
@@ -220,6 +221,10 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
     if progress and printer is not None:
         pipeline.listener = ProgressPrinter(printer)
         spark.streams.addListener(pipeline.listener)
+    # Each query copies the session's settings when it starts: the stream's partitions are set for the
+    # starts only, and batch work in the same session keeps its own.
+    batch_partitions = spark.conf.get(SHUFFLE_PARTITIONS)
+    spark.conf.set(SHUFFLE_PARTITIONS, str(config.stream_shuffle_partitions or spark.sparkContext.defaultParallelism))
     try:
         for name in QUERY_NAMES:
             df, result_schema, transform = plans[name]
@@ -235,6 +240,8 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
     except Exception:
         pipeline.stop()
         raise
+    finally:
+        spark.conf.set(SHUFFLE_PARTITIONS, batch_partitions)
     return pipeline
 
 
