@@ -176,7 +176,9 @@ def test_a_live_pipeline_stopped_mid_way_resumes_with_more_files(spark, pool, tm
     once and equal the batch oracle over all the files."""
     from shopsense.streaming.runner import start_pipeline
 
-    config = load_config(home=tmp_path).with_overrides(stream_max_files_per_trigger=1)
+    # A trigger every 5 s: the first query to start cannot run through all 20 files (>= 100 s) before the
+    # last one has started and read its first file.
+    config = load_config(home=tmp_path).with_overrides(stream_max_files_per_trigger=1, stream_trigger="5 seconds")
     sim = Simulator(config, pool, batch_size=10, interval=20, seed=8, start_time=START)
     first = [sim.write_batch(k) for k in range(20)]  # events 10:00 - 10:06:40, in time order: none late
     pipeline = start_pipeline(spark, config, printer=None, console=False)
