@@ -85,3 +85,21 @@ def test_unknown_stage_is_one_clear_line(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "unknown stage 'bogus'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_run_takes_a_glob_like_ingest(spark, config, tmp_path):
+    """--input is any input `shopsense ingest` takes (here a glob over two files), not only one file."""
+    from shopsense.generate import generate, write_csv
+
+    for name, seed in (("a.csv", 1), ("b.csv", 2)):
+        write_csv(generate(30, seed), tmp_path / "in" / name)
+    results, _ = run(config, input_csv=str(tmp_path / "in" / "*.csv"), only=["ingest"])
+    assert results["ingest"].rows_in == 60
+
+
+def test_missing_input_is_one_clear_line_before_spark(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(tmp_path), "run", "--input",
+                          str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert f"input not found: {tmp_path / 'nope.csv'}" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "logs").exists()  # no Spark session was started

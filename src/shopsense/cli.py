@@ -65,8 +65,9 @@ def _stage_list(values: Optional[list[str]]) -> list[str] | None:
 @app.command("run")
 def run_all(
     ctx: typer.Context,
-    input: Optional[Path] = typer.Option(None, "--input", "-i",
-                                         help="Your CSV (public format) instead of the generated default data."),
+    input: Optional[str] = typer.Option(
+        None, "--input", "-i",
+        help="Your CSV (public format: a file, a folder of CSV files, a glob or a URI) instead of the generated data."),
     only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these stages (repeat or comma list)."),
     skip: Optional[list[str]] = typer.Option(None, "--skip", help="Skip these stages (repeat or comma list)."),
     rows: Optional[int] = typer.Option(None, "--rows", min=1,

@@ -28,7 +28,7 @@ class StageResult:
 @dataclass
 class RunContext:
     config: Config
-    input_csv: Path
+    input_csv: str | Path  # the user's file, folder, glob or URI (a str: Path would spoil "hdfs://"), or the default
     console: Console
     _spark: object = None
 
@@ -142,12 +142,14 @@ def select_stages(only: list[str] | None, skip: list[str] | None, user_input: bo
     return chosen
 
 
-def run_pipeline(config: Config, input_csv: Path | None = None, only: list[str] | None = None,
+def run_pipeline(config: Config, input_csv: str | Path | None = None, only: list[str] | None = None,
                  skip: list[str] | None = None, console: Console | None = None) -> dict[str, StageResult]:
+    from shopsense.ingest.read import input_not_found, missing_local_input
+
     console = console or Console()
-    if input_csv is not None and not Path(input_csv).exists():
-        raise ShopSenseError(f"input file not found: {input_csv}")
-    ctx = RunContext(config=config, input_csv=Path(input_csv) if input_csv else config.default_raw_csv,
+    if input_csv is not None and missing_local_input(str(input_csv)):
+        raise input_not_found(str(input_csv))  # before any stage (and Spark) starts; Spark checks the others
+    ctx = RunContext(config=config, input_csv=input_csv if input_csv is not None else config.default_raw_csv,
                      console=console)
     stages = select_stages(only, skip, user_input=input_csv is not None)
     results: dict[str, StageResult] = {}
