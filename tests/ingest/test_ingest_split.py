@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from shopsense import schema
 from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_NUMBER
-from shopsense.ingest.split import COPIES, STATUS, deduplicate
+from shopsense.ingest.split import COPIES, STATUS, InvariantError, count_outcomes, deduplicate
 from shopsense.ingest.validate import REASONS, typed_column
 
 GOOD = ("1", "30", "Male", "Blouse", "Clothing", "53", "Kentucky", "L", "Gray", "Winter", "3.1", "Yes",
@@ -58,3 +60,13 @@ def test_classified_rows_keep_typed_values_for_clean_rows_and_strings_for_quaran
     assert clean_rows(classified).schema.simpleString() == schema.PROCESSED_SCHEMA.simpleString()
     assert [tuple(r) for r in quarantined_rows(classified, SOURCES).collect()] == [
         ("file:/in.csv", *BAD_AGE, None, ["non_numeric_age"])]
+
+
+def test_a_row_without_a_file_number_stops_the_count(spark):
+    """read_raw numbers every row (a left join over the header check's file list); were one left without a
+    number, its quarantine row would have no source_file: the count says so instead."""
+    unnumbered = raw_frame(spark, [GOOD, BAD_AGE]).withColumn(
+        SOURCE_NUMBER, F.when(F.col("customer_id") == "2", None).otherwise(F.col(SOURCE_NUMBER)))
+    assert count_outcomes(classified_rows(raw_frame(spark, [GOOD, BAD_AGE]))).rows_read == 2
+    with pytest.raises(InvariantError, match="1 rows have no source file number"):
+        count_outcomes(classified_rows(unnumbered))
