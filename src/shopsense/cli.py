@@ -205,8 +205,9 @@ def app_command(
                                                            f"(default: the config's app_host, {Config.app_host})."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535,
                                        help=f"TCP port (default: the config's app_port, {Config.app_port})."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1,
-                                              help="Prediction requests served at once; default: the config's app_concurrency."),
+    concurrency: Optional[int] = typer.Option(
+        None, "--concurrency", min=1,
+        help="Prediction requests served at once; default: the config's app_concurrency."),
 ) -> None:
     """Start the web app serving the saved models (never trains; no public share link)."""
     from shopsense.app.server import serve

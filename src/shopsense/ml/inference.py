@@ -140,7 +140,8 @@ class Predictor:
         self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
         # Read straight into Python (pyarrow, no Spark job): a few rows per customer, needed as a dict anyway.
         for r in pq.read_table(model_dir / recommender.RECOMMENDATIONS_DIR).to_pylist():
-            self.recommendations[r["customer_id"]] = [{"item": x["item"], "score": float(x["score"])} for x in r["items"]]
+            items = [{"item": x["item"], "score": float(x["score"])} for x in r["items"]]
+            self.recommendations[r["customer_id"]] = items
             self.bought.setdefault(r["customer_id"], list(r["bought"]))
 
     def status(self) -> dict[str, str | None]:
