@@ -96,12 +96,12 @@ def ingest(
 ) -> None:
     """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
     from shopsense.ingest.pipeline import ingest as run_ingest
-    from shopsense.ingest.read import input_not_found, missing_local_input
+    from shopsense.ingest.read import check_local_input
     from shopsense.spark import get_spark
 
     config = config_of(ctx)
-    if input_path and missing_local_input(input_path):
-        raise input_not_found(input_path)
+    if input_path:
+        check_local_input(input_path)
     summary = run_ingest(get_spark(config.spark), config, input_path)
     for line in ingest_report_lines(summary):
         typer.echo(line)

@@ -144,11 +144,11 @@ def select_stages(only: list[str] | None, skip: list[str] | None, user_input: bo
 
 def run_pipeline(config: Config, input_csv: str | Path | None = None, only: list[str] | None = None,
                  skip: list[str] | None = None, console: Console | None = None) -> dict[str, StageResult]:
-    from shopsense.ingest.read import input_not_found, missing_local_input
+    from shopsense.ingest.read import check_local_input
 
     console = console or Console()
-    if input_csv is not None and missing_local_input(str(input_csv)):
-        raise input_not_found(str(input_csv))  # before any stage (and Spark) starts; Spark checks the others
+    if input_csv is not None:
+        check_local_input(str(input_csv))  # before any stage (and Spark) starts; Spark checks the others
     ctx = RunContext(config=config, input_csv=input_csv if input_csv is not None else config.default_raw_csv,
                      console=console)
     stages = select_stages(only, skip, user_input=input_csv is not None)

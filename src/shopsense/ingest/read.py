@@ -97,6 +97,12 @@ def missing_local_input(path: str) -> bool:
     return not Path(path).exists()
 
 
+def check_local_input(path: str) -> None:
+    """Raise `input_not_found` for a plain local path that does not exist (before any Spark session starts)."""
+    if missing_local_input(path):
+        raise input_not_found(path)
+
+
 def input_files(spark: SparkSession, path: str) -> list[str]:
     """The files behind `path` (a file, a folder of CSV files or a glob), via Spark: any file system works.
 
