@@ -156,8 +156,10 @@ def read_raw(spark: SparkSession, path: str, header: Header) -> DataFrame:
         .option("encoding", "UTF-8")
         .csv(path)
     )
-    numbers = spark.createDataFrame(list(enumerate(header.sources, start=1)),
-                                    f"{SOURCE_NUMBER} int, {_FILE_PATH} string")
+    # Built in the JVM: a DataFrame of a Python list would start Python workers just to unpickle it.
+    number = F.col("id").cast("int")
+    numbers = spark.range(1, len(header.sources) + 1).select(
+        number.alias(SOURCE_NUMBER), F.element_at(F.lit(list(header.sources)), number).alias(_FILE_PATH))
     rows = raw.select(*schema.PROCESSED_COLUMNS, CORRUPT_RECORD, F.col("_metadata.file_path").alias(_FILE_PATH))
     return rows.join(F.broadcast(numbers), _FILE_PATH, "left").select(
         *schema.PROCESSED_COLUMNS, CORRUPT_RECORD, SOURCE_NUMBER)
