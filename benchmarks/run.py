@@ -27,7 +27,9 @@ import psutil
 
 from benchmarks.compare import compare
 from benchmarks.inputs import DIRTY_FRACTION, input_csv
+from shopsense import class_archive
 from shopsense.config import load_config
+from shopsense.spark import check_java
 
 ROOT = Path(__file__).parent
 RESULTS = ROOT / "results"
@@ -133,7 +135,8 @@ def bench_size(rows: int, reps: int, cores: int, work: Path) -> dict:
 def markdown(report: dict) -> str:
     lines = [
         f"{report['machine']['cores']} cores, {report['machine']['memory_gib']:.0f} GiB RAM; medians of the "
-        f"repetitions (reps) per engine and size; Spark {report['machine']['spark']} `local[{report['cores']}]`, "
+        f"repetitions (reps) per engine and size; Spark {report['machine']['spark']} `local[{report['cores']}]` "
+        f"({'with' if report['machine'].get('class_archive') else 'without'} the JVM class archive), "
         f"DuckDB {report['machine']['duckdb']} with `threads={report['cores']}`. Results were checked equal first. "
         "Load avg = the machine's 1-minute load average before the runs (min-max; 2 cores: above 2 means "
         "other processes competed for the CPU).",
@@ -184,7 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
         "cores": args.cores, "dirty_fraction": DIRTY_FRACTION,
         "machine": {"cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / 2**30,
                     "platform": platform.platform(), "python": platform.python_version(),
-                    "spark": pyspark.__version__, "duckdb": duckdb.__version__},
+                    "spark": pyspark.__version__, "duckdb": duckdb.__version__,
+                    # Spark's sessions map their classes from it when present (`make bench` records it first)
+                    "class_archive": class_archive.archive_path(check_java()).is_file()},
         "sizes": [],
     }
     for rows in args.sizes:

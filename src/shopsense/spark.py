@@ -8,7 +8,9 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Sequence
 
+from shopsense import class_archive
 from shopsense.config import SparkSettings
 
 SUPPORTED_JAVA = (17, 21)
@@ -31,8 +33,8 @@ def java_major_version(java: str) -> int | None:
     return int(match.group(2)) if major == 1 and match.group(2) else major
 
 
-def check_java() -> int:
-    """Return the Java major version or raise JavaError with a one-line fix."""
+def check_java() -> str:
+    """Return the `java` executable Spark will use, or raise JavaError with a one-line fix."""
     java_home = os.environ.get("JAVA_HOME")
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
@@ -42,14 +44,15 @@ def check_java() -> int:
         raise JavaError(f"could not run `{java} -version`: {JAVA_FIX}")
     if major < SUPPORTED_JAVA[0]:
         raise JavaError(f"Java {major} is too old for Spark 4 (needs 17 or 21): {JAVA_FIX}")
-    return major
+    return java
 
 
 def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def spark_conf(settings: SparkSettings) -> dict[str, str]:
+def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> dict[str, str]:
+    """The session's settings; `driver_options`: more JVM options for the driver (the class archive's)."""
     conf = {
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
@@ -87,6 +90,7 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     # Both measured end to end at 5M rows, fresh processes, in docs/benchmarks.md (fourth round).
     java_options = ["-XX:-DontCompileHugeMethods", "-XX:+UseParallelGC", "-XX:CompileThresholdScaling=4"]
     conf["spark.executor.extraJavaOptions"] = " ".join(java_options)
+    java_options += [*driver_options, *settings.jvm_options]
     if settings.log_level.upper() in ("ERROR", "FATAL", "OFF"):
         # Silence the JVM from its first line (before setLogLevel can run): no banner, no WARN noise.
         log4j = Path(__file__).with_name("log4j2.properties")
@@ -108,14 +112,15 @@ def _master_dependent_conf(master: str) -> dict[str, str]:
 def get_spark(settings: SparkSettings | None = None):
     """Create (or reuse) the SparkSession. Works the same with local[*] and spark://host:port."""
     settings = settings or SparkSettings()
-    check_java()
+    java = check_java()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(settings.app_name)
     if not launched_by_spark_submit():
         # Under spark-submit the JVM already runs with spark-submit's --master; do not override it.
         builder = builder.master(settings.master)
-    for key, value in spark_conf(settings).items():
+    archive = class_archive.use_options(class_archive.archive_path(java)) if settings.class_archive else []
+    for key, value in spark_conf(settings, archive).items():
         builder = builder.config(key, value)
     with _jvm_stderr_to(settings.log_file):
         spark = builder.getOrCreate()

@@ -1,0 +1,109 @@
+"""The JVM class archive: Spark's classes mapped from one file instead of loaded, parsed and verified anew.
+
+Every Spark session starts a JVM that loads some 20,000 classes from Spark's jars, and a first run of a
+query loads thousands more. Java's class-data sharing (AppCDS) stores them once, already parsed and
+verified, in an archive that later JVMs map into memory. `shopsense class-archive` records one: it runs a
+small ingest + analyze + train in a child process whose JVM writes the archive of every class it loaded
+when it exits (`-XX:ArchiveClassesAtExit`). Each later session starts with `-XX:SharedArchiveFile`
+(docs/benchmarks.md, twelfth round: a session's start-up about halves).
+
+The archive is only valid for the exact Java and jars it was recorded with. Its file name carries a key of
+both (the `java` binary and the name, size and time of every jar), so an upgrade simply finds no archive;
+and the JVM checks the archive again itself, falling back silently to normal class loading (the warning
+is switched off: a missing speed-up is not the user's problem).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from shopsense.errors import ShopSenseError
+
+ENV_CACHE_DIR = "SHOPSENSE_CACHE_DIR"
+PREFIX = "spark-classes-"
+# What the recording run does: the stages whose classes later runs load (streaming and the app reuse most).
+RECORDED_STAGES = ("generate", "ingest", "analyze", "train")
+
+
+def cache_dir() -> Path:
+    """`$SHOPSENSE_CACHE_DIR`, else `$XDG_CACHE_HOME/shopsense`, else `~/.cache/shopsense`."""
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "shopsense"
+
+
+def archive_path(java: str) -> Path:
+    """Where the archive for this Java and this pyspark installation lives (it may not exist)."""
+    import pyspark
+
+    key = hashlib.sha256(os.path.realpath(java).encode())
+    for jar in sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar")):
+        stat = jar.stat()
+        key.update(f"{jar.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return cache_dir() / f"{PREFIX}{pyspark.__version__}-{key.hexdigest()[:16]}.jsa"
+
+
+def use_options(archive: Path) -> list[str]:
+    """JVM options that map `archive` if it exists. Never a missing file: JDK 17 then turns off all class
+    sharing, even the JDK's own archive."""
+    if not archive.is_file():
+        return []
+    return [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+
+
+def build(java: str, rows: int = 20_000, stages: tuple[str, ...] = RECORDED_STAGES) -> Path:
+    """Record the archive for `java` (see the module doc); return its path. Takes a minute or two.
+
+    The JVM writes the archive into a temporary file when it exits; the file is renamed into place only
+    when complete, so a session never maps a half-written archive. Archives of other keys are removed.
+    """
+    target = archive_path(java)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="class-archive-") as home:
+        recording = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "shopsense.class_archive", str(recording), home, str(rows), ",".join(stages)],
+                capture_output=True, text=True)
+            if done.returncode != 0 or not recording.is_file():
+                tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                raise ShopSenseError("recording the class archive failed: " + " / ".join(tail))
+            os.replace(recording, target)
+        finally:
+            recording.unlink(missing_ok=True)
+    for stale in target.parent.glob(f"{PREFIX}*.jsa"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
+    return target
+
+
+def _record(recording: str, home: str, rows: int, stages: list[str]) -> None:
+    """In the child process: a representative run whose JVM writes the archive of its classes at exit."""
+    from rich.console import Console
+
+    from shopsense.config import MLSettings, SparkSettings, load_config
+    from shopsense.pipeline import run_pipeline
+
+    settings = SparkSettings(log_file=str(Path(home) / "spark.log"), class_archive=False,
+                             jvm_options=(f"-XX:ArchiveClassesAtExit={recording}",))
+    small_models = MLSettings(promo_num_trees=(5,), promo_max_depth=(3,), season_num_trees=5, season_max_depth=3,
+                              als_max_iter=3)
+    config = load_config(home=Path(home)).with_overrides(spark=settings, default_rows=rows, ml=small_models)
+    with open(os.devnull, "w") as quiet:
+        run_pipeline(config, only=stages, console=Console(file=quiet))
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    jvm = SparkContext._gateway.proc
+    SparkSession.getActiveSession().stop()
+    jvm.stdin.close()  # Spark's gateway exits on end of input; the JVM writes the archive on its way out
+    jvm.wait()
+
+
+if __name__ == "__main__":
+    _record(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","))
