@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The JVM class archive (shopsense.class_archive): recorded once per Java + Spark install (a minute or two),
-# then every Spark session starts in about half the time. The suite and the benchmark start many sessions;
+# then every Spark session starts in about 60% of the time. The suite and the benchmark start many sessions;
 # `make run` starts one, which would gain less than the recording costs.
 class-archive: install
 	$(VENV)/bin/shopsense class-archive --if-missing

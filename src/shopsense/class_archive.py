@@ -1,11 +1,11 @@
 """The JVM class archive: Spark's classes mapped from one file instead of loaded, parsed and verified anew.
 
 A Spark session and its first small job load about 17,000 classes (measured with `-Xlog:class+load`:
-16,918), most of them from Spark's jars, and the first runs of ingest and analyze load thousands more. Java's class-data sharing (AppCDS) stores them once, already parsed and
-verified, in an archive that later JVMs map into memory. `shopsense class-archive` records one: it runs a
-small ingest + analyze in a child process whose JVM writes the archive of every class it loaded
-when it exits (`-XX:ArchiveClassesAtExit`). Each later session starts with `-XX:SharedArchiveFile`
-(docs/benchmarks.md, twelfth round: a session's start-up about halves).
+16,918), most of them from Spark's jars; the first runs of ingest and analyze load thousands more. Java's
+class-data sharing (AppCDS) stores them once, parsed and verified, in an archive that later JVMs map into
+memory. `shopsense class-archive` records one: it runs a small ingest + analyze in a child process whose
+JVM writes the archive of every class it loaded when it exits (`-XX:ArchiveClassesAtExit`). Each later
+session starts with `-XX:SharedArchiveFile` (docs/benchmarks.md, twelfth round: start-up 8.4 -> 4.9 s).
 
 The archive is only valid for the exact Java and jars it was recorded with. Its file name carries a key of
 both (the `java` binary and the name, size and time of every jar), so an upgrade simply finds no archive;

@@ -22,7 +22,7 @@ class SparkSettings:
     log_level: str = "ERROR"
     # Where the JVM's own stderr goes (None: the terminal). The CLI sets it to logs/spark.log.
     log_file: str | None = None
-    # Map Spark's classes from the class archive of `shopsense class-archive` when it exists (half the
+    # Map Spark's classes from the class archive of `shopsense class-archive` when it exists (60% of the
     # start-up; shopsense.class_archive, docs/benchmarks.md).
     class_archive: bool = True
     jvm_options: tuple[str, ...] = ()  # more JVM options for the driver (e.g. a profiler's)
