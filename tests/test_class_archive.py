@@ -32,11 +32,13 @@ def test_the_archive_name_changes_with_java_and_with_any_jar(cache, tmp_path, mo
     (jars / "spark-core.jar").write_bytes(b"one")
     monkeypatch.setattr(pyspark, "__file__", str(tmp_path / "pyspark" / "__init__.py"))
     first = class_archive.archive_path("/usr/bin/java")
-    assert first.parent == cache and first.name.startswith(f"spark-classes-{pyspark.__version__}-")
+    assert first.parent == cache and first.name.startswith("spark-classes-") and first.suffix == ".jsa"
+    assert f"-{pyspark.__version__}-" in first.name
     assert class_archive.archive_path("/usr/bin/java") == first
     assert class_archive.archive_path("/opt/other-jdk/bin/java") != first
     (jars / "spark-core.jar").write_bytes(b"two!")  # a reinstalled jar: other size and time
-    assert class_archive.archive_path("/usr/bin/java") != first
+    again = class_archive.archive_path("/usr/bin/java")
+    assert again != first and again.name.split("-")[2] == first.name.split("-")[2]  # the same install
 
 
 def java_version_with(archive) -> str:
@@ -69,11 +71,14 @@ def test_class_archive_if_missing_keeps_an_existing_archive(cache):
 @pytest.mark.slow
 def test_a_recorded_archive_is_mapped_by_the_next_session(cache, tmp_path):
     java = check_java()
-    (cache / "spark-classes-0.0-old.jsa").parent.mkdir(parents=True)
-    (cache / "spark-classes-0.0-old.jsa").write_bytes(b"an archive of an earlier install")
+    place = class_archive.archive_path(java).name.split("-")[2]
+    cache.mkdir(parents=True)
+    (cache / f"spark-classes-{place}-0.0-old.jsa").write_bytes(b"this install, before an upgrade")
+    (cache / "spark-classes-0123456789ab-0.0-other.jsa").write_bytes(b"another install's")
     archive = class_archive.build(java, rows=300, stages=("generate", "ingest"))
     assert archive == class_archive.archive_path(java) and archive.stat().st_size > 10 * 2**20
-    assert sorted(p.name for p in cache.iterdir()) == [archive.name]  # the stale one removed, no temp file
+    # the stale one of this install is gone, another install's stays, no temporary file is left
+    assert sorted(p.name for p in cache.iterdir()) == sorted([archive.name, "spark-classes-0123456789ab-0.0-other.jsa"])
     # a JVM with other jars (here: none) cannot use it, silently, and keeps the JDK's own archive
     assert "sharing" in java_version_with(archive)
 

@@ -39,14 +39,18 @@ def cache_dir() -> Path:
 
 
 def archive_path(java: str) -> Path:
-    """Where the archive for this Java and this pyspark installation lives (it may not exist)."""
+    """Where the archive for this Java and this pyspark installation lives (it may not exist):
+    `spark-classes-<place>-<version>-<content>.jsa`, place = which `java` and which jars folder (each install,
+    e.g. each virtual environment, has its own), content = the name, size and time of every jar."""
     import pyspark
 
-    key = hashlib.sha256(os.path.realpath(java).encode())
-    for jar in sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar")):
+    jars = Path(pyspark.__file__).parent / "jars"
+    place = hashlib.sha256(f"{os.path.realpath(java)}\n{jars.resolve()}".encode()).hexdigest()[:12]
+    content = hashlib.sha256()
+    for jar in sorted(jars.glob("*.jar")):
         stat = jar.stat()
-        key.update(f"{jar.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return cache_dir() / f"{PREFIX}{pyspark.__version__}-{key.hexdigest()[:16]}.jsa"
+        content.update(f"{jar.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return cache_dir() / f"{PREFIX}{place}-{pyspark.__version__}-{content.hexdigest()[:12]}.jsa"
 
 
 def use_options(archive: Path) -> list[str]:
@@ -61,7 +65,8 @@ def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGE
     """Record the archive for `java` (see the module doc); return its path. Takes a minute or two.
 
     The JVM writes the archive into a temporary file when it exits; the file is renamed into place only
-    when complete, so a session never maps a half-written archive. Archives of other keys are removed.
+    when complete, so a session never maps a half-written archive. Earlier archives of the same install
+    (before an upgrade) are removed; other installs' archives are theirs.
     """
     target = archive_path(java)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +82,8 @@ def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGE
             os.replace(recording, target)
         finally:
             recording.unlink(missing_ok=True)
-    for stale in target.parent.glob(f"{PREFIX}*.jsa"):
+    place = target.name.split("-")[2]
+    for stale in target.parent.glob(f"{PREFIX}{place}-*.jsa"):
         if stale != target:
             stale.unlink(missing_ok=True)
     return target
