@@ -8,9 +8,9 @@ JVM writes the archive of every class it loaded when it exits (`-XX:ArchiveClass
 session starts with `-XX:SharedArchiveFile` (docs/benchmarks.md, twelfth round: start-up 8.4 -> 4.9 s).
 
 The archive is only valid for the exact Java and jars it was recorded with. Its file name carries a key of
-both (the `java` binary and the name, size and time of every jar), so an upgrade simply finds no archive;
-and the JVM checks the archive again itself, falling back silently to normal class loading (the warning
-is switched off: a missing speed-up is not the user's problem).
+both (the `java` binary and jars folder, and the name, size and time of every jar), so an upgrade simply
+finds no archive; and the JVM checks the archive again itself, falling back silently to normal class
+loading (the warning is switched off: a missing speed-up is not the user's problem).
 """
 from __future__ import annotations
 
@@ -44,13 +44,22 @@ def archive_path(java: str) -> Path:
     e.g. each virtual environment, has its own), content = the name, size and time of every jar."""
     import pyspark
 
-    jars = Path(pyspark.__file__).parent / "jars"
-    place = hashlib.sha256(f"{os.path.realpath(java)}\n{jars.resolve()}".encode()).hexdigest()[:12]
     content = hashlib.sha256()
-    for jar in sorted(jars.glob("*.jar")):
+    for jar in sorted(_jars().glob("*.jar")):
         stat = jar.stat()
         content.update(f"{jar.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return cache_dir() / f"{PREFIX}{place}-{pyspark.__version__}-{content.hexdigest()[:12]}.jsa"
+    return cache_dir() / f"{PREFIX}{_place(java)}-{pyspark.__version__}-{content.hexdigest()[:12]}.jsa"
+
+
+def _jars() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "jars"
+
+
+def _place(java: str) -> str:
+    """Which install an archive belongs to: the `java` binary and the jars folder."""
+    return hashlib.sha256(f"{os.path.realpath(java)}\n{_jars().resolve()}".encode()).hexdigest()[:12]
 
 
 def use_options(archive: Path) -> list[str]:
@@ -82,8 +91,7 @@ def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGE
             os.replace(recording, target)
         finally:
             recording.unlink(missing_ok=True)
-    place = target.name.split("-")[2]
-    for stale in target.parent.glob(f"{PREFIX}{place}-*.jsa"):
+    for stale in target.parent.glob(f"{PREFIX}{_place(java)}-*.jsa"):
         if stale != target:
             stale.unlink(missing_ok=True)
     return target
