@@ -68,6 +68,17 @@ def test_class_archive_if_missing_keeps_an_existing_archive(cache):
     assert path.read_bytes() == b"recorded earlier"
 
 
+def test_an_unwritable_cache_folder_is_one_line_before_any_recording(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # a folder below a file cannot be made, even by root
+    done = subprocess.run([sys.executable, "-m", "shopsense", "class-archive"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, class_archive.ENV_CACHE_DIR: str(blocker / "cache")})
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: cannot write the class archive into {blocker / 'cache'}")
+    assert class_archive.ENV_CACHE_DIR in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
 @pytest.mark.slow
 def test_a_recorded_archive_is_mapped_by_the_next_session(cache, tmp_path):
     java = check_java()

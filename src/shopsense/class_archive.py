@@ -78,7 +78,7 @@ def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGE
     (before an upgrade) are removed; other installs' archives are theirs.
     """
     target = archive_path(java)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _check_writable(target.parent)
     with tempfile.TemporaryDirectory(prefix="class-archive-") as home:
         recording = target.parent / f".{target.name}.{os.getpid()}.tmp"
         try:
@@ -95,6 +95,17 @@ def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGE
         if stale != target:
             stale.unlink(missing_ok=True)
     return target
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail in one line before the recording (a minute or two) when its archive could not be stored."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise ShopSenseError(f"cannot write the class archive into {folder} ({error.strerror or error}): "
+                             f"set {ENV_CACHE_DIR} to a writable folder") from None
 
 
 def _record(recording: str, home: str, rows: int, stages: list[str]) -> None:
