@@ -12,6 +12,7 @@ from pyspark.sql.types import (
     DataType,
     DoubleType,
     IntegerType,
+    IntegralType,
     LongType,
     StringType,
     StructField,
@@ -59,6 +60,7 @@ FALSE_VALUES: tuple[str, ...] = ("no", "false", "n", "0")
 
 # The processed (clean) data: what `data/processed/shopping/` holds. Every column is non-null there.
 PROCESSED_SCHEMA = StructType([StructField(c.name, c.dtype, nullable=False) for c in COLUMNS])
+INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if isinstance(c.dtype, IntegralType))
 
 # The raw file is read with every declared column as a string (explicit, never inferred), so that a bad
 # value is kept verbatim for the quarantine instead of turning into a silent null; types are applied by

@@ -15,7 +15,6 @@ from shopsense.errors import ShopSenseError
 
 # Colours are free text in the data contract; the form offers the public data set's 25.
 CHOICES: dict[str, tuple[str, ...]] = {**schema.VOCABULARIES, "color": schema.COLORS}
-INTEGER_COLUMNS = frozenset(c.name for c in schema.COLUMNS if c.dtype.typeName() in ("integer", "long"))
 # Pre-filled numbers: typical values of the public file (its ages span 18-70, previous purchases 1-50).
 NUMBER_DEFAULTS: dict[str, float] = {
     "age": 35, "previous_purchases": 25, "purchase_amount_usd": 60.0, "review_rating": 3.8,
@@ -70,7 +69,7 @@ def to_profile(fields: Sequence[Field], values: Sequence[Any]) -> dict[str, Any]
         if value is None or (isinstance(value, str) and not value.strip()):
             raise FormError(f"{field.label} is empty: please fill it in")
         if field.kind == "number":
-            value = to_number(value, field.label, integer=field.column in INTEGER_COLUMNS)
+            value = to_number(value, field.label, integer=field.column in schema.INTEGER_COLUMNS)
         elif field.kind == "flag":
             value = bool(value)
         else:

@@ -19,7 +19,7 @@ from itertools import chain
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, DecimalType, DoubleType, IntegralType, LongType
+from pyspark.sql.types import BooleanType, DecimalType, DoubleType, LongType
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD
@@ -29,7 +29,7 @@ REASONS = "reasons"
 # named a fraction.
 _EXACT = DecimalType(38, 9)
 _TYPES = {c.name: c.dtype for c in schema.COLUMNS}
-_INTEGER_COLUMNS = tuple(c for c in schema.NUMERIC_RANGES if isinstance(_TYPES[c], IntegralType))
+_INTEGER_COLUMNS = tuple(c for c in schema.NUMERIC_RANGES if c in schema.INTEGER_COLUMNS)
 
 
 @dataclass(frozen=True)
