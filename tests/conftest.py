@@ -88,6 +88,7 @@ def predictor(trained, spark):
 
 # --- one `shopsense run` of every stage, in-process on the shared session ----------------------------------
 PIPELINE_ROWS = 2000
+PIPELINE_DIRTY = 0.02  # bad rows of every kind: the quarantine runs end to end (and on the cluster)
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +102,7 @@ def pipeline_run(tmp_path_factory, spark):
     from shopsense.pipeline import run_pipeline
 
     config = load_config(home=tmp_path_factory.mktemp("run")).with_overrides(
-        spark=TEST_SPARK, default_rows=PIPELINE_ROWS, ml=TINY_ML)
+        spark=TEST_SPARK, default_rows=PIPELINE_ROWS, default_dirty_fraction=PIPELINE_DIRTY, ml=TINY_ML)
     out = io.StringIO()
     results = run_pipeline(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from shopsense.generate import generate
 from shopsense.pipeline import STAGE_NAMES, StageFailed, run_pipeline
-from tests.conftest import PIPELINE_ROWS
+from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,17 @@ def test_all_stages_run_in_order_and_the_counts_add_up(first_run):
     assert results["generate"].rows_out == PIPELINE_ROWS
     assert results["ingest"].rows_in == PIPELINE_ROWS
     assert results["analyze"].rows_in == results["ingest"].rows_out == len(snap["clean"])
-    assert snap["ingest"]["rows_read"] == PIPELINE_ROWS
+    summary = snap["ingest"]
+    assert summary["rows_read"] == PIPELINE_ROWS
+    assert summary["rows_clean"] + summary["rows_quarantined"] + summary["rows_duplicate"] == PIPELINE_ROWS
+    kinds = generate(PIPELINE_ROWS, config.default_seed, dirty_fraction=PIPELINE_DIRTY).dirty_kinds
+    planted = sum(kinds.values())
+    assert planted == round(PIPELINE_ROWS * PIPELINE_DIRTY) and kinds["duplicate_row"] > 0
+    assert f"{PIPELINE_ROWS:,} rows (seed {config.default_seed}, {planted:,} of them bad)" in text
+    # every planted bad row is quarantined, every planted copy counted as a duplicate
+    assert summary["rows_duplicate"] == kinds["duplicate_row"]
+    assert summary["rows_quarantined"] == planted - kinds["duplicate_row"]
+    assert len(pd.read_parquet(config.quarantine_rows_dir)) == summary["rows_quarantined"]
     assert results["stream"].rows_in == 6 * 500
     trained = "\n".join(results["train"].notes)
     for name in ("promo: test AUC", "season: test top-3 hit rate", "recommender:"):

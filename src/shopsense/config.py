@@ -56,6 +56,9 @@ class Config:
     spark: SparkSettings = field(default_factory=SparkSettings)
     default_rows: int = DEFAULT_ROWS
     default_seed: int = DEFAULT_SEED
+    # Share of the generated default rows replaced by bad ones (the kinds of shopsense.generate.DIRTY_KINDS),
+    # to see the quarantine at work in `shopsense run`; the public file itself is clean.
+    default_dirty_fraction: float = 0.0
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
     # Market basket: a pair is reported when at least this share of baskets (customers) holds both.

@@ -55,9 +55,11 @@ class StageFailed(ShopSenseError):
 def _generate(ctx: RunContext) -> StageResult:
     from shopsense.generate import generate, write_csv
 
-    rows, seed = ctx.config.default_rows, ctx.config.default_seed
-    path = write_csv(generate(rows, seed), ctx.input_csv)
-    return StageResult(rows_out=rows, notes=[f"{rows:,} rows (seed {seed}) -> {path}"])
+    rows, seed, dirty = ctx.config.default_rows, ctx.config.default_seed, ctx.config.default_dirty_fraction
+    generated = generate(rows, seed, dirty_fraction=dirty)
+    path = write_csv(generated, ctx.input_csv)
+    planted = f", {sum(generated.dirty_kinds.values()):,} of them bad" if dirty else ""
+    return StageResult(rows_out=rows, notes=[f"{rows:,} rows (seed {seed}{planted}) -> {path}"])
 
 
 def _ingest(ctx: RunContext) -> StageResult:
