@@ -2,6 +2,7 @@
 malformed input, anomalies, memory tables and console."""
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import timedelta
 
@@ -222,3 +223,24 @@ def test_the_stream_has_its_own_partitions_and_the_session_keeps_its_own(spark, 
         state = config.stream_checkpoint_dir / name / "state" / "0"
         partitions = sorted(int(p.name) for p in state.iterdir() if p.name.isdigit())
         assert partitions == list(range(spark.sparkContext.defaultParallelism)), name
+
+
+def test_a_revenue_spike_is_the_only_window_revenue_alert(spark, pool, tmp_path):
+    """The window-revenue rule live: twelve steady minutes but the ninth, which has six times the purchases.
+    The later minutes move the watermark past it. Only that minute is flagged, with its revenue as the value
+    and, as the expected level, the median revenue of the minutes before it (from the sales_kpis sink)."""
+    config = load_config(home=tmp_path).with_overrides(stream_max_files_per_trigger=0)
+    spike = 8
+    for minute in range(12):
+        write_stream_file(config, f"m{minute:02d}.csv", simulated_lines(
+            config, pool, start=START + timedelta(minutes=minute), interval=60, rows=240 if minute == spike else 40,
+            seed=minute))
+    run_available_now(spark, config)
+    alerts = _output(spark, config, "anomalies").filter(F.col("kind") == "window_revenue").collect()
+    revenue = {r["window_start"]: r["revenue"] for r in _output(spark, config, "sales_kpis").collect()}
+    starts = sorted(revenue)
+    assert len(starts) >= spike + 1 and [a["window_start"] for a in alerts] == [starts[spike]]
+    assert alerts[0]["value"] == pytest.approx(float(revenue[starts[spike]]))
+    before = [float(revenue[s]) for s in starts[max(0, spike - config.stream_revenue_history):spike]]
+    assert alerts[0]["expected"] == pytest.approx(statistics.median(before), abs=0.01)
+    assert alerts[0]["score"] > config.stream_anomaly_z
