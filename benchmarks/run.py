@@ -102,6 +102,9 @@ def median_metrics(runs: list[dict], rows: int) -> dict:
         out[phase] = med
     if "spark" in runs[0]:
         out["spark_jobs"] = runs[0]["spark"]
+    if runs[0].get("jvm_thread_cpu_s"):  # the whole run, start-up included
+        out["jvm_thread_cpu_s"] = {group: statistics.median(r["jvm_thread_cpu_s"][group] for r in runs)
+                                   for group in runs[0]["jvm_thread_cpu_s"]}
     return out
 
 
@@ -160,6 +163,11 @@ def markdown(report: dict) -> str:
         lines.append(f"| {size['rows']:,} | | Spark session start-up | {s['startup']['wall_s']:.1f} | "
                      f"{d['startup']['wall_s']:.2f} | | | | {s['startup']['peak_rss_mib']:,.0f} | | "
                      f"{s['startup']['cpu_s']:.1f} | | |")
+    threads = [f"{size['rows']:,} rows: " + ", ".join(f"{group} {seconds:.1f}" for group, seconds in
+                                                     size["spark"]["jvm_thread_cpu_s"].items())
+               for size in report["sizes"] if size["spark"].get("jvm_thread_cpu_s")]
+    if threads:
+        lines += ["", "ShopSense's JVM CPU s by thread, whole run incl. start-up (medians): " + "; ".join(threads) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -4,12 +4,13 @@
 
 The parent (benchmarks.run) samples this process tree's memory and CPU from outside; this process records
 when each phase started and ended (wall clock `time.time()`, comparable across processes) and, for Spark,
-how many jobs and stages each phase ran.
+how many jobs and stages each phase ran and where the JVM's CPU went, by thread (tasks, JIT compilers, GC).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -34,6 +35,27 @@ def spark_jobs(spark, group: str) -> dict:
     return {"jobs": len(jobs), "stages": stages}
 
 
+# Thread-name prefixes (Linux keeps the first 15 characters) of the JVM's CPU consumers. A cold run's JIT
+# compilers cost about 75 CPU s whatever the size (docs/benchmarks.md, twelfth and thirteenth rounds).
+THREAD_GROUPS = (("tasks", "Executor task"), ("jit_c2", "C2 Compiler"), ("jit_c1", "C1 Compiler"),
+                 ("gc", "GC Thread"))
+
+
+def jvm_thread_cpu(pid: int, proc: Path = Path("/proc")) -> dict[str, float]:
+    """CPU seconds of a running process's threads so far, per THREAD_GROUPS (+ `other`); {} without /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups = dict.fromkeys([*(group for group, _ in THREAD_GROUPS), "other"], 0.0)
+    for stat in (proc / str(pid) / "task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the thread ended
+            continue
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        group = next((group for group, prefix in THREAD_GROUPS if name.startswith(prefix)), "other")
+        groups[group] += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return {group: round(seconds, 2) for group, seconds in groups.items()} if any(groups.values()) else {}
+
+
 def run_spark(csv: Path, home: Path, cores: int) -> dict:
     from shopsense.analytics.pipeline import analyze
     from shopsense.ingest.pipeline import ingest
@@ -51,8 +73,10 @@ def run_spark(csv: Path, home: Path, cores: int) -> dict:
         counts[name] = spark_jobs(spark, name)
         if name == "ingest":
             summary = out
+    threads = jvm_thread_cpu(spark._jvm.ProcessHandle.current().pid())
     spark.stop()
-    return {"phases": phases.marks, "spark": counts, "rows_clean": summary["rows_clean"]}
+    return {"phases": phases.marks, "spark": counts, "rows_clean": summary["rows_clean"],
+            "jvm_thread_cpu_s": threads}
 
 
 def run_duckdb(csv: Path, home: Path, cores: int) -> dict:
