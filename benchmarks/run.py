@@ -167,7 +167,7 @@ def markdown(report: dict) -> str:
                                                      size["spark"]["jvm_thread_cpu_s"].items())
                for size in report["sizes"] if size["spark"].get("jvm_thread_cpu_s")]
     if threads:
-        lines += ["", "ShopSense's JVM CPU s by thread, whole run incl. start-up (medians): " + "; ".join(threads) + "."]
+        lines += ["", f"ShopSense's JVM CPU s by thread, whole run incl. start-up (medians): {'; '.join(threads)}."]
     return "\n".join(lines) + "\n"
 
 
