@@ -1,9 +1,11 @@
 """The typed configuration: defaults, the optional `<home>/shopsense.toml`, environment and arguments."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from shopsense.config import CONFIG_FILE, DEFAULT_ROWS, ENV_MASTER, load_config
+from shopsense.config import CONFIG_FILE, DEFAULT_ROWS, ENV_MASTER, Config, MLSettings, load_config
 from shopsense.errors import ShopSenseError
 
 SETTINGS = """
@@ -60,3 +62,43 @@ def test_settings_file_mistakes_are_one_clear_error(tmp_path, text, message):
     (tmp_path / CONFIG_FILE).write_text(text)
     with pytest.raises(ShopSenseError, match=message):
         load_config(home=tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("default_dirty_fraction = 2\n", r"'default_dirty_fraction' must be between 0 and 1, got 2.0"),
+    ("default_rows = 0\n", "'default_rows' must be at least 1, got 0"),
+    ("correlation_threshold = -0.1\n", "'correlation_threshold' must be between 0 and 1"),
+    ("app_port = 70000\n", "'app_port' must be between 1 and 65535"),
+    ("stream_anomaly_z = 0\n", "'stream_anomaly_z' must be above 0"),
+    ("stream_revenue_min_history = 11\n", "'stream_revenue_min_history' must be between 1 and 10"),
+    ('stream_window = "one minute"\n', "'stream_window': not an interval like '2 minutes'"),
+    ('stream_trigger = "0 seconds"\n', "'stream_trigger' must be longer than 0"),
+    ("[spark]\nshuffle_partitions = 0\n", r"\[spark\] 'shuffle_partitions' must be at least 1"),
+    ('[spark]\ndriver_memory = "lots"\n', r"\[spark\] 'driver_memory' must be a size like '2g'"),
+    ('[spark]\nlog_level = "loud"\n', r"\[spark\] 'log_level' must be one of ALL, TRACE"),
+    ("[ml]\ntest_fraction = 1\n", r"\[ml\] 'test_fraction' must be between 0 and 1 \(both excluded\)"),
+    ("[ml]\ncv_folds = 1\n", r"\[ml\] 'cv_folds' must be at least 2"),
+    ("[ml]\npromo_max_depth = [4, 40]\n", r"'promo_max_depth' must be between 1 and 30 \(each value\)"),
+    ("[ml]\npromo_num_trees = []\n", r"'promo_num_trees' must be at least 1 \(each value\), got \(\)"),
+])
+def test_settings_out_of_range_name_the_file_and_the_setting(tmp_path, text, message):
+    """A value of the right type but out of range fails when the config is loaded, not inside a stage."""
+    (tmp_path / CONFIG_FILE).write_text(text)
+    with pytest.raises(ShopSenseError, match=f"^{re.escape(str(tmp_path / CONFIG_FILE))}: setting .*{message}"):
+        load_config(home=tmp_path)
+
+
+def test_values_at_the_edges_of_their_ranges_are_accepted(tmp_path):
+    (tmp_path / CONFIG_FILE).write_text(
+        "default_dirty_fraction = 1\ncorrelation_threshold = 0\nstream_revenue_min_history = 10\n"
+        'stream_watermark = "0 seconds"\napp_port = 65535\n[spark]\ndriver_memory = "4096M"\n'
+        '[ml]\nleakage_auc_threshold = 1\npromo_max_depth = [1, 30]\n')
+    config = load_config(home=tmp_path)
+    assert config.default_dirty_fraction == 1.0 and config.ml.promo_max_depth == (1, 30)
+
+
+def test_settings_built_in_code_are_checked_too(tmp_path):
+    with pytest.raises(ShopSenseError, match=r"^setting \[ml\] 'als_rank' must be at least 1, got 0$"):
+        MLSettings(als_rank=0)
+    with pytest.raises(ShopSenseError, match="^setting 'analyze_concurrent_queries' must be at least 1"):
+        Config(home=tmp_path).with_overrides(analyze_concurrent_queries=0)

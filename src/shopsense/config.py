@@ -2,14 +2,54 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
+from typing import NamedTuple
+
+from shopsense.errors import ShopSenseError
+from shopsense.streaming.clock import interval_seconds
 
 ENV_HOME = "SHOPSENSE_HOME"
 ENV_MASTER = "SHOPSENSE_SPARK_MASTER"
 
 DEFAULT_ROWS = 50_000
 DEFAULT_SEED = 42
+
+
+class Limit(NamedTuple):
+    """The values a numeric setting may take (for a tuple setting: each of its values)."""
+    low: float | None = None
+    high: float | None = None
+    open: bool = False  # both bounds excluded
+
+    def allows(self, value) -> bool:
+        if self.open:
+            return (self.low is None or value > self.low) and (self.high is None or value < self.high)
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"between {self.low} and {self.high}" + (" (both excluded)" if self.open else "")
+        return f"{'above' if self.open else 'at least'} {self.low}"
+
+
+AT_LEAST_1, AT_LEAST_0, SHARE = Limit(1), Limit(0), Limit(0, 1)
+TREE_DEPTH = Limit(1, 30)  # Spark's random forests allow a depth of at most 30
+
+
+def check_settings(settings, limits: dict[str, Limit], section: str = "") -> None:
+    """Raise a ShopSenseError naming the first setting outside its limits: a wrong value fails when the
+    config is built, in one line, not as an error deep inside a stage."""
+    for name, limit in limits.items():
+        value = getattr(settings, name)
+        values = value if isinstance(value, tuple) else (value,)
+        if not values or not all(limit.allows(v) for v in values):
+            each = " (each value)" if isinstance(value, tuple) else ""
+            raise ShopSenseError(f"setting {section}'{name}' must be {limit}{each}, got {value!r}")
+
+
+LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")  # Spark's setLogLevel
 
 
 @dataclass(frozen=True)
@@ -27,6 +67,15 @@ class SparkSettings:
     class_archive: bool = True
     jvm_options: tuple[str, ...] = ()  # more JVM options for the driver (e.g. a profiler's)
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_settings(self, {"shuffle_partitions": AT_LEAST_1}, "[spark] ")
+        if not re.fullmatch(r"\d+([kmgt]b?)?", self.driver_memory.strip().lower()):
+            raise ShopSenseError(f"setting [spark] 'driver_memory' must be a size like '2g' or '4096m', "
+                                 f"got {self.driver_memory!r}")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ShopSenseError(f"setting [spark] 'log_level' must be one of {', '.join(LOG_LEVELS)}, "
+                                 f"got {self.log_level!r}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +97,14 @@ class MLSettings:
     als_alpha: float = 1.0  # confidence scale of implicit feedback (purchase counts)
     als_blocks: int = 2  # user/item blocks: small data, few cores; raise on a cluster
     ranking_k: int = 5
+
+    def __post_init__(self) -> None:
+        check_settings(self, {
+            "test_fraction": Limit(0, 1, open=True), "leakage_auc_threshold": Limit(0.5, 1),
+            "cv_folds": Limit(2), "promo_num_trees": AT_LEAST_1, "promo_max_depth": TREE_DEPTH,
+            "season_num_trees": AT_LEAST_1, "season_max_depth": TREE_DEPTH, "als_rank": AT_LEAST_1,
+            "als_max_iter": AT_LEAST_1, "als_reg_param": AT_LEAST_0, "als_alpha": AT_LEAST_0,
+            "als_blocks": AT_LEAST_1, "ranking_k": AT_LEAST_1}, "[ml] ")
 
 
 @dataclass(frozen=True)
@@ -109,6 +166,25 @@ class Config:
     # in every micro-batch, so small micro-batches want few (run demo: 8 -> 2 cut a quarter of its time,
     # docs/streaming.md). A query keeps the value of its first run (Spark stores it in the checkpoint).
     stream_shuffle_partitions: int = 0
+
+    def __post_init__(self) -> None:
+        check_settings(self, {
+            "default_rows": AT_LEAST_1, "default_dirty_fraction": SHARE, "correlation_threshold": SHARE,
+            "basket_min_support": SHARE, "basket_min_multi_item_share": SHARE,
+            "analyze_rows_per_partition": AT_LEAST_1, "analyze_concurrent_queries": AT_LEAST_1,
+            "report_max_table_rows": AT_LEAST_1, "app_port": Limit(1, 65535), "app_concurrency": AT_LEAST_1,
+            "app_queue_size": AT_LEAST_1, "stream_anomaly_z": Limit(0, open=True),
+            "stream_revenue_history": AT_LEAST_1, "stream_revenue_min_history": Limit(1, self.stream_revenue_history),
+            "stream_revenue_min_change": AT_LEAST_0, "stream_generator_rows": AT_LEAST_1,
+            "stream_memory_rows": AT_LEAST_1, "stream_max_files_per_trigger": AT_LEAST_0,
+            "stream_shuffle_partitions": AT_LEAST_0})
+        for name in ("stream_watermark", "stream_window", "stream_trigger"):
+            try:
+                seconds = interval_seconds(getattr(self, name))
+            except ShopSenseError as exc:
+                raise ShopSenseError(f"setting '{name}': {exc}") from None
+            if seconds <= 0 and name != "stream_watermark":
+                raise ShopSenseError(f"setting '{name}' must be longer than 0, got {getattr(self, name)!r}")
 
     # --- folders under the project home -------------------------------------------------------------
     @property
@@ -219,8 +295,6 @@ CONFIG_FILE = "shopsense.toml"
 def _from_table(cls, table: dict, where: str, tables: tuple[str, ...] = ()) -> dict:
     """Keyword arguments of dataclass `cls` from a TOML table (`tables`: keys of sub-tables the caller
     reads itself). Unknown keys and wrong types are user errors; `home` is where the file is, not a setting."""
-    from shopsense.errors import ShopSenseError
-
     known = {f.name: f for f in fields(cls) if f.name != "home"}
     kwargs = {}
     for key, value in table.items():
@@ -246,8 +320,6 @@ def read_config_file(path: Path) -> dict:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
-
-    from shopsense.errors import ShopSenseError
 
     if not path.exists():
         return {"config": {}, "spark": {}, "ml": {}}
@@ -276,10 +348,13 @@ def load_config(home: str | Path | None = None, master: str | None = None, verbo
     home_path = Path(home or os.environ.get(ENV_HOME) or Path.cwd()).expanduser().resolve()
     file = read_config_file(home_path / CONFIG_FILE)
     spark_file = file["spark"]
-    spark = SparkSettings(**{
-        **spark_file,
-        "master": master or os.environ.get(ENV_MASTER) or spark_file.get("master", SparkSettings.master),
-        "log_level": "WARN" if verbose else spark_file.get("log_level", SparkSettings.log_level),
-        "log_file": None if verbose else spark_file.get("log_file", str(home_path / "logs" / "spark.log")),
-    })
-    return Config(home=home_path, spark=spark, ml=MLSettings(**file["ml"]), **file["config"])
+    try:
+        spark = SparkSettings(**{
+            **spark_file,
+            "master": master or os.environ.get(ENV_MASTER) or spark_file.get("master", SparkSettings.master),
+            "log_level": "WARN" if verbose else spark_file.get("log_level", SparkSettings.log_level),
+            "log_file": None if verbose else spark_file.get("log_file", str(home_path / "logs" / "spark.log")),
+        })
+        return Config(home=home_path, spark=spark, ml=MLSettings(**file["ml"]), **file["config"])
+    except ShopSenseError as exc:  # a value out of range: only the settings file can have set it here
+        raise ShopSenseError(f"{home_path / CONFIG_FILE}: {exc}") from None
