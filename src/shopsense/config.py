@@ -114,8 +114,8 @@ class Config:
     default_rows: int = DEFAULT_ROWS
     default_seed: int = DEFAULT_SEED
     # Share of the generated default rows replaced by bad ones (the kinds of shopsense.generate.DIRTY_KINDS),
-    # to see the quarantine at work in `shopsense run`; the public file itself is clean.
-    default_dirty_fraction: float = 0.0
+    # so that `shopsense run` shows the quarantine at work; 0 gives a clean file like the public one.
+    default_dirty_fraction: float = 0.01
     # |r| above this marks a pair of numeric features as redundant (candidate for feature reduction).
     correlation_threshold: float = 0.85
     # Market basket: a pair is reported when at least this share of baskets (customers) holds both.
