@@ -33,28 +33,31 @@ def main() -> None:
     start = time.perf_counter()
     cards = {name: card for name, (_, card) in train_models(config, spark=spark).items()}
     total = time.perf_counter() - start
-    p, s, r = (cards[n]["metrics"] for n in ("promo", "season", "recommender"))
-    rows = [
-        ("promo", "AUC-ROC", p["model"]["auc_roc"], "majority class", p["baseline_majority_class"]["auc_roc"]),
-        ("promo", "PR-AUC", p["model"]["pr_auc"], "majority class", p["baseline_majority_class"]["pr_auc"]),
-        ("promo", "accuracy", p["model"]["accuracy"], "majority class", p["baseline_majority_class"]["accuracy"]),
-        ("promo", "precision", p["model"]["precision"], "majority class", p["baseline_majority_class"]["precision"]),
-        ("promo", "recall", p["model"]["recall"], "majority class", p["baseline_majority_class"]["recall"]),
-        ("season", "top-3 hit rate", s["model"]["top3_hit_rate"], "season top-3", s["baseline_season_top3"]["top3_hit_rate"]),
-        ("season", "top-3 hit rate", s["model"]["top3_hit_rate"], "overall top-3", s["baseline_overall_top3"]["top3_hit_rate"]),
-        ("season", "top-1 accuracy", s["model"]["top1_accuracy"], "season top-3", s["baseline_season_top3"]["top1_accuracy"]),
-        ("recommender", "NDCG@k", r["model"]["ndcg_at_k"], "popularity", r["baseline_popularity"]["ndcg_at_k"]),
-        ("recommender", "precision@k", r["model"]["precision_at_k"], "popularity", r["baseline_popularity"]["precision_at_k"]),
-        ("recommender", "RMSE (explicit)", r["variant_explicit"]["rmse"], "global mean", r["baseline_global_mean"]["rmse"]),
-        ("recommender", "RMSE (explicit)", r["variant_explicit"]["rmse"], "user+item bias", r["baseline_user_item_bias"]["rmse"]),
+    metrics = {name: card["metrics"] for name, card in cards.items()}
+    majority, season_top3 = "baseline_majority_class", "baseline_season_top3"
+    # (model, metric label, metric key, the model's entry, baseline label, the baseline's entry)
+    table = [
+        *[("promo", label, key, "model", "majority class", majority) for label, key in (
+            ("AUC-ROC", "auc_roc"), ("PR-AUC", "pr_auc"), ("accuracy", "accuracy"), ("precision", "precision"),
+            ("recall", "recall"))],
+        ("season", "top-3 hit rate", "top3_hit_rate", "model", "season top-3", season_top3),
+        ("season", "top-3 hit rate", "top3_hit_rate", "model", "overall top-3", "baseline_overall_top3"),
+        ("season", "top-1 accuracy", "top1_accuracy", "model", "season top-3", season_top3),
+        ("recommender", "NDCG@k", "ndcg_at_k", "model", "popularity", "baseline_popularity"),
+        ("recommender", "precision@k", "precision_at_k", "model", "popularity", "baseline_popularity"),
+        ("recommender", "RMSE (explicit)", "rmse", "variant_explicit", "global mean", "baseline_global_mean"),
+        ("recommender", "RMSE (explicit)", "rmse", "variant_explicit", "user+item bias", "baseline_user_item_bias"),
     ]
+    rows = [(model, label, metrics[model][entry][key], baseline, metrics[model][base_entry][key])
+            for model, label, key, entry, baseline, base_entry in table]
     print(f"rows {args.rows}, seed {args.seed}, spark {spark.version}, master {config.spark.master}")
     print("| model | metric (held-out) | model | baseline | baseline value |")
     print("|---|---|---|---|---|")
     for model, metric, value, baseline, base_value in rows:
         print(f"| {model} | {metric} | {value:.3f} | {baseline} | {base_value:.3f} |")
     for name, card in cards.items():
-        print(f"{name}: training {card['training_seconds']:.0f} s, params {card['params'] if name != 'promo' else {k: v for k, v in card['params'].items() if k != 'search'}}")
+        params = {k: v for k, v in card["params"].items() if k != "search"}  # the promo grid is long
+        print(f"{name}: training {card['training_seconds']:.0f} s, params {params}")
     print(f"recommender variant: {cards['recommender']['params']['variant']} "
           f"(validation NDCG {cards['recommender']['params']['variant_choice']})")
     print(f"excluded promo features: {cards['promo']['excluded_features'] or 'none'}; "

@@ -168,7 +168,8 @@ def main() -> None:
     for rate in (int(r) for r in args.rates.split(",")):
         r = run_level(spark, pool, rate, args)
         print(f"{r['rate']} | {r['rows_per_file']} | {r['files']} | {r['input_rows_per_s']:.0f} | "
-              f"{r['slowest_query_rows']} ({r['slowest_rows_per_s']:.0f}) | {r['files_behind']} | {'yes' if r['kept_up'] else 'no'} | "
+              f"{r['slowest_query_rows']} ({r['slowest_rows_per_s']:.0f}) | {r['files_behind']} | "
+              f"{'yes' if r['kept_up'] else 'no'} | "
               f"{r['median_batch_s']:.2f} | {r['latency_median_s']:.1f} | {r['latency_max_s']:.1f} | "
               f"{r['windows']}", flush=True)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")

@@ -73,7 +73,8 @@ def test_reduction_drops_the_more_redundant_feature():
     # a~b strongly correlated; b is also correlated with c, so b carries less of its own and is dropped.
     result = _result([[1, 0.9, 0.1, 0.0], [0.9, 1, 0.6, 0.0], [0.1, 0.6, 1, 0.0], [0.0, 0.0, 0.0, 1]])
     (candidate,) = reduction_candidates(result, "pearson")
-    assert (candidate["feature_a"], candidate["feature_b"], candidate["drop"], candidate["keep"]) == ("a", "b", "b", "a")
+    pair = (candidate["feature_a"], candidate["feature_b"], candidate["drop"], candidate["keep"])
+    assert pair == ("a", "b", "b", "a")
 
 
 def test_reduction_uses_absolute_value_and_each_feature_is_dropped_once():

@@ -57,7 +57,8 @@ CASES = [
     ({"shipping_type": "Drone"}, ["unknown_shipping_type"]),
     ({"category": "Footwear"}, ["item_category_mismatch"]),
     ({"discount_applied": "maybe"}, ["non_boolean_discount_applied"]),
-    ({"frequency_of_purchases": None, CORRUPT_RECORD: "1,55,Male"}, ["malformed_row", "missing_frequency_of_purchases"]),
+    ({"frequency_of_purchases": None, CORRUPT_RECORD: "1,55,Male"},
+     ["malformed_row", "missing_frequency_of_purchases"]),
     ({"age": "abc", "gender": "", "season": "Monsoon", "promo_code_used": "2"},
      ["missing_gender", "non_numeric_age", "unknown_season", "non_boolean_promo_code_used"]),
 ]

@@ -26,8 +26,9 @@ def test_answers_have_the_documented_shape(predictor):
     answer = predictor.promo_probability(PROFILE)
     assert 0.0 <= answer["probability"] <= 1.0 and answer["decision"] == (answer["probability"] >= answer["threshold"])
     likely = predictor.promo_probability(PROFILE)["probability"]
-    unlikely = predictor.promo_probability(PROFILE | {"subscription_status": False, "frequency_of_purchases": "Annually",
-                                                      "previous_purchases": 1, "payment_method": "Cash", "age": 60})
+    unlikely = predictor.promo_probability(PROFILE | {
+        "subscription_status": False, "frequency_of_purchases": "Annually", "previous_purchases": 1,
+        "payment_method": "Cash", "age": 60})
     assert likely > unlikely["probability"]  # the planted propensity direction
     items = predictor.top_items(PROFILE, "Summer", k=3)
     assert len(items) == 3 and all(i["item"] in schema.ITEMS for i in items)
@@ -110,4 +111,5 @@ def test_cli_recommend_and_train_errors(trained, spark, tmp_path):
     assert out.exit_code == 0, out.output
     assert "personalised (ALS" in out.output and "already bought:" in out.output
     bad = runner.invoke(app, ["--home", str(tmp_path), "train", "everything"])
-    assert isinstance(bad.exception, ShopSenseError) and "choose one of promo, season, recommender" in str(bad.exception)
+    assert isinstance(bad.exception, ShopSenseError)
+    assert "choose one of promo, season, recommender" in str(bad.exception)

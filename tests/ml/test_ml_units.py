@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from shopsense.ml.evaluation import auc_from_counts, binary_metrics, leakage_guard, popularity_top_k, ranking_metrics, top_k_indices
+from shopsense.ml.evaluation import (
+    auc_from_counts, binary_metrics, leakage_guard, popularity_top_k, ranking_metrics, top_k_indices,
+)
 from shopsense.ml.features import customer_split, with_binary_label
 from shopsense.ml.recommender import leave_one_out, top_unbought
 

@@ -43,7 +43,8 @@ def test_sigterm_stops_every_query_cleanly(tmp_path):
     assert shopsense("--home", str(tmp_path), "stream", "simulate", "--batches", "2", "--fast",
                      "--source", "generator").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "shopsense", "--home", str(tmp_path), "--master", "local[2]",
-                             "stream", "run", "--no-console", "--sql", "SELECT COUNT(*) AS windows_so_far FROM sales_kpis"],
+                             "stream", "run", "--no-console",
+                             "--sql", "SELECT COUNT(*) AS windows_so_far FROM sales_kpis"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         deadline = time.monotonic() + 400
