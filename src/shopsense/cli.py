@@ -177,8 +177,9 @@ def train(
         raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
     config = config_of(ctx)
     trained = train_models(config, MODELS if model == "all" else (model,))
-    for name, (_, card) in trained.items():
-        typer.echo(f"{name}: {headline(card)}; {card['training_seconds']:.0f} s -> {config.model_dir(name)}")
+    for name, (model, card) in trained.items():
+        where = f"; {card['training_seconds']:.0f} s -> {config.model_dir(name)}" if model is not None else ""
+        typer.echo(f"{name}: {headline(card)}{where}")
 
 
 @app.command()

@@ -11,3 +11,7 @@ class InvalidInput(ShopSenseError):
 
 class ModelUnavailable(ShopSenseError):
     """A model was asked for that is not trained (yet); the message names the command that trains it."""
+
+
+class NotLearnable(ShopSenseError):
+    """The data cannot train this model (e.g. its label has one value): a fact about the data, said plainly."""

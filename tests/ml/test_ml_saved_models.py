@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -161,3 +162,40 @@ def test_recommender_card_rmse_baselines_are_present_and_sane(trained):
     # Fitted on the same training pairs, the damped user+item biases do not predict worse than their own
     # global-mean term (beyond a small tolerance for the small test split).
     assert bias <= global_mean + 0.01
+
+
+def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_frame, tmp_path):
+    """Real data can hold one answer only (the public file's first 100 rows all used a promo code). Then
+    `train promo` says so in one line (Spark failed deep inside before, or reported AUC 1.000 vs 1.000), and
+    `train all` trains the two other models and removes the promo model of earlier data."""
+    from typer.testing import CliRunner
+
+    from shopsense.cli import app
+    from shopsense.errors import NotLearnable
+    from shopsense.schema import PROCESSED_SCHEMA
+
+    (tmp_path / "shopsense.toml").write_text("[ml]\npromo_num_trees = [3]\npromo_max_depth = [2]\n"
+                                             "season_num_trees = 3\nseason_max_depth = 2\nals_max_iter = 2\n")
+    config = load_config(home=tmp_path)
+    frame = processed_frame(600, seed=21)
+    runner = CliRunner()
+    for answer in (True, False):
+        frame["promo_code_used"] = answer
+        spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.mode("overwrite").parquet(
+            str(config.processed_dir))
+        out = runner.invoke(app, ["--home", str(tmp_path), "train", "promo"])
+        assert isinstance(out.exception, NotLearnable), out.output
+        message = (r"model 'promo' cannot be trained: `promo_code_used` in the training split is "
+                   rf"{str(answer).lower()} in all ([\d,]+) rows: a classifier needs both answers")
+        assert 0 < int(re.fullmatch(message, str(out.exception)).group(1)) < 600
+
+    stale = config.model_dir("promo") / "pipeline"
+    stale.mkdir(parents=True)
+    out = runner.invoke(app, ["--home", str(tmp_path), "train", "all"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("promo: not trained: `promo_code_used` in the training split is false in all")
+    assert lines[1].startswith("season: test top-3 hit rate") and lines[2].startswith("recommender: implicit ALS")
+    assert not config.model_dir("promo").exists()
+    assert read_card(config.model_dir("season"))["model"] == "season"
+    assert read_card(config.model_dir("recommender"))["model"] == "recommender"

@@ -9,6 +9,7 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from shopsense.errors import NotLearnable
 from shopsense.ml.features import is_categorical
 
 
@@ -16,6 +17,18 @@ from shopsense.ml.features import is_categorical
 def positive_score(df: DataFrame, probability: str = "probability", output: str = "score") -> DataFrame:
     """P(label = 1) of a probabilistic classifier as a plain double column."""
     return df.withColumn(output, vector_to_array(F.col(probability))[1])
+
+
+def require_both_classes(df: DataFrame, what: str, label: str = "label") -> None:
+    """Raise NotLearnable unless `df` holds both labels: with one, no classifier can be fitted (Spark fails
+    deep inside), and AUC, precision and recall are undefined, not 1.0."""
+    counts = df.agg(F.count_if(F.col(label) == 1.0).alias("pos"),
+                    F.count_if(F.col(label) != 1.0).alias("neg")).first()
+    if not counts.pos or not counts.neg:
+        rows = counts.pos + counts.neg
+        value = "true" if counts.pos else "false"
+        raise NotLearnable(f"{what} is {value} in all {rows:,} rows: a classifier needs both answers" if rows
+                           else f"{what} has no rows")
 
 
 def _auc(df: DataFrame, score: str, label: str, metric: str) -> float:

@@ -9,7 +9,9 @@ from pyspark.sql import DataFrame
 
 from shopsense.config import MLSettings
 from shopsense.errors import ShopSenseError
-from shopsense.ml.evaluation import binary_metrics, leakage_guard, majority_baseline, positive_score
+from shopsense.ml.evaluation import (
+    binary_metrics, leakage_guard, majority_baseline, positive_score, require_both_classes,
+)
 from shopsense.ml.features import customer_folds, customer_split, feature_stages, with_binary_label
 from shopsense.ml.model_card import Stopwatch, build_card, split_section
 
@@ -30,6 +32,8 @@ def train_promo(df: DataFrame, settings: MLSettings,
     watch = Stopwatch()
     train, test = customer_split(with_binary_label(df, TARGET), settings.test_fraction, settings.seed)
     train, test = train.cache(), test.cache()
+    for split, frame in (("training", train), ("test", test)):
+        require_both_classes(frame, f"`{TARGET}` in the {split} split")
     kept, excluded, single_aucs = leakage_guard(train, candidates, settings.leakage_auc_threshold)
     if not kept:
         raise ShopSenseError(f"every promo feature predicts the label alone (AUC > "

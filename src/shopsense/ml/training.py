@@ -1,10 +1,13 @@
 """`shopsense train`: read the processed data once, fit the requested models, save model + card."""
 from __future__ import annotations
 
+import shutil
+
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
 from shopsense.config import Config
+from shopsense.errors import NotLearnable
 from shopsense.io import read_processed, write_json
 from shopsense.ml import promo, recommender, season
 from shopsense.ml.model_card import save_model
@@ -29,19 +32,35 @@ def train_one(name: str, df: DataFrame, config: Config) -> tuple[PipelineModel, 
     return model, card
 
 
-def train_models(config: Config, names: tuple[str, ...] = MODELS, spark=None) -> dict[str, tuple[PipelineModel, dict]]:
+def train_models(config: Config, names: tuple[str, ...] = MODELS,
+                 spark=None) -> dict[str, tuple[PipelineModel | None, dict]]:
+    """Fit each model in `names`. When several are asked for, one that this data cannot train (NotLearnable,
+    e.g. a constant label) is skipped with its reason as its card (`not_trained`), and its earlier model is
+    removed: a model of other data must not be served next to models of this data. Asked for alone, the
+    error reaches the caller (the earlier model then stays, as after any failed command)."""
     from shopsense.spark import get_spark
 
     spark = spark or get_spark(config.spark)
     df = read_processed(spark, config).cache()
+    trained = {}
     try:
-        return {name: train_one(name, df, config) for name in names}
+        for name in names:
+            try:
+                trained[name] = train_one(name, df, config)
+            except NotLearnable as exc:
+                if len(names) == 1:
+                    raise NotLearnable(f"model '{name}' cannot be trained: {exc}") from None
+                shutil.rmtree(config.model_dir(name), ignore_errors=True)
+                trained[name] = (None, {"model": name, "not_trained": str(exc)})
+        return trained
     finally:
         df.unpersist()
 
 
 def headline(card: dict) -> str:
     """One line per model: its main held-out metric next to the baseline's."""
+    if "not_trained" in card:
+        return f"not trained: {card['not_trained']}"
     m = card["metrics"]
     if card["model"] == "promo":
         return (f"test AUC {m['model']['auc_roc']:.3f} vs {m['baseline_majority_class']['auc_roc']:.3f} (majority), "
