@@ -199,3 +199,26 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
     assert not config.model_dir("promo").exists()
     assert read_card(config.model_dir("season"))["model"] == "season"
     assert read_card(config.model_dir("recommender"))["model"] == "recommender"
+
+
+@pytest.mark.parametrize("rows_per_customer, split, needed", [(1, "test", 2), (2, "validation", 3)])
+def test_a_recommender_without_repeat_customers_is_not_trained_and_says_why(
+        spark, processed_frame, tmp_path, rows_per_customer, split, needed):
+    """The public file has one purchase per customer: nothing can be held out to evaluate ALS, which learns
+    from customers who bought several items. Training says so in one line (Spark's evaluator failed before
+    with "Nothing has been added to this summarizer", which stopped `shopsense run` on that file)."""
+    from shopsense.errors import NotLearnable
+    from shopsense.ml.training import train_models
+    from shopsense.schema import PROCESSED_SCHEMA
+
+    config = load_config(home=tmp_path)
+    frame = processed_frame(600, seed=5)
+    frame["customer_id"] = [i // rows_per_customer + 1 for i in range(len(frame))]
+    spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
+    customers, pairs = frame["customer_id"].nunique(), frame.groupby(["customer_id", "item_purchased"]).ngroups
+    with pytest.raises(NotLearnable) as error:
+        train_models(config, ("recommender",), spark=spark)
+    assert str(error.value) == (
+        f"model 'recommender' cannot be trained: no customer bought {needed} or more different items "
+        f"({customers:,} customers, {pairs:,} customer-item pairs): no purchase can be held out for the {split} "
+        f"split, and collaborative filtering learns from customers who bought several")

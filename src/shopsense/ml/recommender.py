@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from shopsense.config import MLSettings
-from shopsense.errors import ShopSenseError
+from shopsense.errors import NotLearnable, ShopSenseError
 from shopsense.ml.evaluation import bias_baseline_predictions, ranking_metrics, rmse
 from shopsense.ml.model_card import Stopwatch, build_card
 
@@ -137,6 +137,7 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
     train, test = leave_one_out(pairs, settings.seed)
     train, test = train.cache(), test.cache()
     fit_train, validation = (d.cache() for d in leave_one_out(train, settings.seed + 1))
+    _require_held_out(pairs, (("test", test, 2), ("validation", validation, 3)))
     chosen_on = evaluate_split(fit_train, validation, settings, baselines=False)
     variant = max(VARIANTS, key=lambda v: chosen_on[v]["ndcg_at_k"])
     test_metrics = evaluate_split(train, test, settings)
@@ -164,6 +165,18 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
     for cached in (pairs, train, test, fit_train, validation):
         cached.unpersist()
     return model, card, recommendations, popularity
+
+
+def _require_held_out(pairs: DataFrame, splits) -> None:
+    """Raise NotLearnable when a held-out split is empty: with one item per customer (the public file has one
+    purchase per customer) nothing can be held out, and Spark's evaluators fail on no rows."""
+    for split, held, needed in splits:
+        if held.isEmpty():
+            counts = pairs.agg(F.countDistinct(USER).alias("customers"), F.count(F.lit(1)).alias("pairs")).first()
+            raise NotLearnable(
+                f"no customer bought {needed} or more different items ({counts.customers:,} customers, "
+                f"{counts.pairs:,} customer-item pairs): no purchase can be held out for the {split} split, "
+                f"and collaborative filtering learns from customers who bought several")
 
 
 def precompute(model: PipelineModel, pairs: DataFrame) -> tuple[DataFrame, list[dict]]:
