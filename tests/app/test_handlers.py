@@ -169,6 +169,16 @@ def test_overview_shows_kpis_plots_and_metrics_next_to_baseline(fake_ctx):
     assert "shopsense analyze" not in message
 
 
+def test_overview_says_why_a_model_was_not_trained(fake_ctx):
+    ctx = fake_ctx()
+    card = ctx.config.models_dir / "recommender" / "metrics.json"
+    card.parent.mkdir(parents=True)
+    card.write_text(json.dumps({"model": "recommender", "not_trained": "no customer bought 2 or more items"}))
+    metrics = h.overview_page(ctx)[3]
+    row = metrics[metrics["model"] == "recommender"]
+    assert row["metric"].tolist() == ["not trained on this data: no customer bought 2 or more items"]
+
+
 def test_kpis_of_shopsense_analyze_are_worded_as_the_cli_prints_them():
     kpis = {"rows": 2000, "distinct_customers": 500, "total_revenue_usd": 12345.5, "avg_transaction_value_usd": 61.73,
             "avg_purchases_per_customer": 4.0, "avg_review_rating": 3.8, "top_category_by_count": "Clothing",

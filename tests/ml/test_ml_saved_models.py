@@ -172,6 +172,7 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
 
     from shopsense.cli import app
     from shopsense.errors import NotLearnable
+    from shopsense.ml.inference import Predictor
     from shopsense.schema import PROCESSED_SCHEMA
 
     (tmp_path / "shopsense.toml").write_text("[ml]\npromo_num_trees = [3]\npromo_max_depth = [2]\n"
@@ -196,9 +197,15 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
     lines = out.output.splitlines()
     assert lines[0].startswith("promo: not trained: `promo_code_used` in the training split is false in all")
     assert lines[1].startswith("season: test top-3 hit rate") and lines[2].startswith("recommender: implicit ALS")
-    assert not config.model_dir("promo").exists()
+    assert not (config.model_dir("promo") / "pipeline").exists()
+    reason = read_card(config.model_dir("promo"))["not_trained"]
+    assert lines[0] == f"promo: not trained: {reason}"
     assert read_card(config.model_dir("season"))["model"] == "season"
     assert read_card(config.model_dir("recommender"))["model"] == "recommender"
+    # What the app shows on the promo tab: the reason, not "run `shopsense train promo`".
+    status = Predictor(config, spark=spark).status()
+    assert status == {"promo": f"model 'promo' was not trained on this data: {reason}", "season": None,
+                      "recommender": None}
 
 
 @pytest.mark.parametrize("rows_per_customer, split, needed", [(1, "test", 2), (2, "validation", 3)])

@@ -80,6 +80,8 @@ def model_card(config: Config, name: str) -> tuple[dict[str, Any] | None, str | 
     card, problem = read_json(config.models_dir / name / "metrics.json")
     if problem:
         return None, f"{problem}: run `shopsense train {name}`"
+    if "not_trained" in card:  # written by `train all` when this data cannot train the model
+        return None, f"not trained on this data: {card['not_trained']}"
     return card, None
 
 

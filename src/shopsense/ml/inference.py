@@ -107,7 +107,9 @@ class Predictor:
     def _load(self, name: str) -> None:
         model_dir = self.config.model_dir(name)
         if not (model_dir / CARD_FILE).exists() or not (model_dir / PIPELINE_DIR).exists():
-            self._missing[name] = f"model '{name}' not found: {_train_hint(name)}"
+            reason = read_card(model_dir).get("not_trained") if (model_dir / CARD_FILE).exists() else None
+            self._missing[name] = (f"model '{name}' was not trained on this data: {reason}" if reason
+                                   else f"model '{name}' not found: {_train_hint(name)}")
             return
         try:
             self.models[name] = PipelineModel.load(str(model_dir / PIPELINE_DIR))

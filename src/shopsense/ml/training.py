@@ -10,7 +10,7 @@ from shopsense.config import Config
 from shopsense.errors import NotLearnable
 from shopsense.io import read_processed, write_json
 from shopsense.ml import promo, recommender, season
-from shopsense.ml.model_card import save_model
+from shopsense.ml.model_card import save_model, write_card
 
 MODELS: tuple[str, ...] = (promo.NAME, season.NAME, recommender.NAME)
 
@@ -36,7 +36,8 @@ def train_models(config: Config, names: tuple[str, ...] = MODELS,
                  spark=None) -> dict[str, tuple[PipelineModel | None, dict]]:
     """Fit each model in `names`. When several are asked for, one that this data cannot train (NotLearnable,
     e.g. a constant label) is skipped with its reason as its card (`not_trained`), and its earlier model is
-    removed: a model of other data must not be served next to models of this data. Asked for alone, the
+    removed: a model of other data must not be served next to models of this data (the app shows the
+    reason instead). Asked for alone, the
     error reaches the caller (the earlier model then stays, as after any failed command)."""
     from shopsense.spark import get_spark
 
@@ -50,8 +51,10 @@ def train_models(config: Config, names: tuple[str, ...] = MODELS,
             except NotLearnable as exc:
                 if len(names) == 1:
                     raise NotLearnable(f"model '{name}' cannot be trained: {exc}") from None
+                card = {"model": name, "not_trained": str(exc)}
                 shutil.rmtree(config.model_dir(name), ignore_errors=True)
-                trained[name] = (None, {"model": name, "not_trained": str(exc)})
+                write_card(card, config.model_dir(name))  # the reason, for the app; no pipeline/ = no model
+                trained[name] = (None, card)
         return trained
     finally:
         df.unpersist()
