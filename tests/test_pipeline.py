@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from shopsense.generate import generate
 from shopsense.pipeline import STAGE_NAMES, StageFailed, run_pipeline
-from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS
+from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS, SAMPLE_CSV, TINY_ML
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +115,21 @@ def test_missing_input_is_one_clear_line_before_spark(tmp_path):
     assert out.returncode == 2
     assert f"input not found: {tmp_path / 'nope.csv'}" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "logs").exists()  # no Spark session was started
+
+
+@pytest.mark.slow
+def test_the_public_files_shape_runs_every_batch_stage(spark, config):
+    """The 100 real rows have the public file's shape: one purchase per customer, and (these rows) every one
+    with a promo code. Every stage runs; the two models such data cannot train say why, and the run goes on
+    (before, the recommender's evaluation failed inside Spark and stopped the run)."""
+    results, _ = run(config.with_overrides(ml=TINY_ML), input_csv=SAMPLE_CSV, skip=["stream"])
+    assert results["ingest"].rows_in == results["ingest"].rows_out == results["analyze"].rows_in == 100
+    promo, season, recommender = results["train"].notes
+    assert re.fullmatch(r"promo: not trained: `promo_code_used` in the training split is true in all \d+ rows: "
+                        r"a classifier needs both answers", promo)
+    assert season.startswith("season: test top-3 hit rate ")
+    assert recommender == ("recommender: not trained: no customer bought 2 or more different items (100 customers, "
+                           "100 customer-item pairs): no purchase can be held out for the test split, and "
+                           "collaborative filtering learns from customers who bought several")
+    assert (config.model_dir("season") / "pipeline").exists()
+    assert not (config.model_dir("promo") / "pipeline").exists()
