@@ -31,9 +31,9 @@ def train_promo(df: DataFrame, settings: MLSettings,
     """Fit on the training customers, tune with customer-grouped CV, evaluate on the test customers."""
     watch = Stopwatch()
     train, test = customer_split(with_binary_label(df, TARGET), settings.test_fraction, settings.seed)
-    train, test = train.cache(), test.cache()
     for split, frame in (("training", train), ("test", test)):
         require_both_classes(frame, f"`{TARGET}` in the {split} split")
+    train, test = train.cache(), test.cache()
     kept, excluded, single_aucs = leakage_guard(train, candidates, settings.leakage_auc_threshold)
     if not kept:
         raise ShopSenseError(f"every promo feature predicts the label alone (AUC > "

@@ -137,33 +137,35 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
     train, test = leave_one_out(pairs, settings.seed)
     train, test = train.cache(), test.cache()
     fit_train, validation = (d.cache() for d in leave_one_out(train, settings.seed + 1))
-    _require_held_out(pairs, (("test", test, 2), ("validation", validation, 3)))
-    chosen_on = evaluate_split(fit_train, validation, settings, baselines=False)
-    variant = max(VARIANTS, key=lambda v: chosen_on[v]["ndcg_at_k"])
-    test_metrics = evaluate_split(train, test, settings)
+    try:
+        _require_held_out(pairs, (("test", test, 2), ("validation", validation, 3)))
+        chosen_on = evaluate_split(fit_train, validation, settings, baselines=False)
+        variant = max(VARIANTS, key=lambda v: chosen_on[v]["ndcg_at_k"])
+        test_metrics = evaluate_split(train, test, settings)
 
-    # The saved model learns from every purchase: ALS can only recommend to customers it has seen.
-    model = als_pipeline(variant, settings).fit(centered(pairs, mean_rating(pairs)))
-    recommendations, popularity = precompute(model, pairs)
-    card = build_card(
-        NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
-        task="top-k product recommendation (ALS collaborative filtering)",
-        split={"method": "leave-one-out per customer: one item (all its purchases) of each customer with >= 2 "
-                         "distinct items is held out; the variant is chosen on a second leave-one-out inside "
-                         "train; the saved model is refitted on all purchases",
-               "pairs": pairs.count(), "train_pairs": train.count(), "test_pairs": test.count(),
-               "customers": pairs.select(USER).distinct().count()},
-        features=[USER, ITEM],
-        excluded_features={},
-        params={"variant": variant, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
-                "variant_choice_metric": f"NDCG@{settings.ranking_k} on validation (inside train)",
-                "rank": settings.als_rank, "maxIter": settings.als_max_iter, "regParam": settings.als_reg_param,
-                "alpha": settings.als_alpha, "coldStartStrategy": "drop", "k": settings.ranking_k},
-        metrics={"model": test_metrics[variant], **{f"variant_{v}": test_metrics[v] for v in VARIANTS},
-                 **{name: m for name, m in test_metrics.items() if name.startswith("baseline_")}},
-    )
-    for cached in (pairs, train, test, fit_train, validation):
-        cached.unpersist()
+        # The saved model learns from every purchase: ALS can only recommend to customers it has seen.
+        model = als_pipeline(variant, settings).fit(centered(pairs, mean_rating(pairs)))
+        recommendations, popularity = precompute(model, pairs)
+        card = build_card(
+            NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
+            task="top-k product recommendation (ALS collaborative filtering)",
+            split={"method": "leave-one-out per customer: one item (all its purchases) of each customer with >= 2 "
+                             "distinct items is held out; the variant is chosen on a second leave-one-out inside "
+                             "train; the saved model is refitted on all purchases",
+                   "pairs": pairs.count(), "train_pairs": train.count(), "test_pairs": test.count(),
+                   "customers": pairs.select(USER).distinct().count()},
+            features=[USER, ITEM],
+            excluded_features={},
+            params={"variant": variant, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
+                    "variant_choice_metric": f"NDCG@{settings.ranking_k} on validation (inside train)",
+                    "rank": settings.als_rank, "maxIter": settings.als_max_iter, "regParam": settings.als_reg_param,
+                    "alpha": settings.als_alpha, "coldStartStrategy": "drop", "k": settings.ranking_k},
+            metrics={"model": test_metrics[variant], **{f"variant_{v}": test_metrics[v] for v in VARIANTS},
+                     **{name: m for name, m in test_metrics.items() if name.startswith("baseline_")}},
+        )
+    finally:
+        for cached in (pairs, train, test, fit_train, validation):
+            cached.unpersist()
     return model, card, recommendations, popularity
 
 

@@ -37,8 +37,8 @@ def train_models(config: Config, names: tuple[str, ...] = MODELS,
     """Fit each model in `names`. When several are asked for, one that this data cannot train (NotLearnable,
     e.g. a constant label) is skipped with its reason as its card (`not_trained`), and its earlier model is
     removed: a model of other data must not be served next to models of this data (the app shows the
-    reason instead). Asked for alone, the
-    error reaches the caller (the earlier model then stays, as after any failed command)."""
+    reason instead). Asked for alone, the error reaches the caller (the earlier model then stays, as after
+    any failed command)."""
     from shopsense.spark import get_spark
 
     spark = spark or get_spark(config.spark)
