@@ -167,7 +167,7 @@ def test_recommender_card_rmse_baselines_are_present_and_sane(trained):
 def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_frame, tmp_path):
     """Real data can hold one answer only (the public file's first 100 rows all used a promo code). Then
     `train promo` says so in one line (Spark failed deep inside before, or reported AUC 1.000 vs 1.000), and
-    `train all` trains the two other models and removes the promo model of earlier data."""
+    `train all` trains the two other models and replaces the promo model of earlier data by the reason."""
     from typer.testing import CliRunner
 
     from shopsense.cli import app
