@@ -23,6 +23,9 @@ class FakePredictor:
     def status(self) -> dict[str, str | None]:
         return {name: self.missing.get(name) for name in ("promo", "season", "recommender")}
 
+    def serves(self, name: str) -> bool:
+        return name not in self.missing
+
     def promo_probability(self, profile: dict) -> dict:
         self.calls.append(("promo", profile))
         if not 15 <= profile["age"] <= 100:

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from shopsense.config import MLSettings, load_config
 from shopsense.io import read_processed
-from shopsense.ml.model_card import PIPELINE_DIR, read_card
+from shopsense.ml.model_card import CARD_FILE, PIPELINE_DIR, read_card
 
 pytestmark = pytest.mark.slow
 
@@ -229,3 +229,48 @@ def test_a_recommender_without_repeat_customers_is_not_trained_and_says_why(
         f"model 'recommender' cannot be trained: no customer bought {needed} or more different items "
         f"({customers:,} customers, {pairs:,} customer-item pairs): no purchase can be held out for the {split} "
         f"split, and collaborative filtering learns from customers who bought several")
+
+
+def test_without_a_trained_recommender_the_most_popular_items_are_served(spark, processed_frame, tmp_path):
+    """Data of the public file's shape (one purchase per customer) cannot train ALS. The app's tab and
+    `shopsense recommend` then still answer, with the most popular items of the processed data, never one
+    the customer bought, and say why (before: the reason only, and no items)."""
+    from typer.testing import CliRunner
+
+    from shopsense.app.handlers import AppContext, recommendations
+    from shopsense.cli import app
+    from shopsense.ml.inference import Predictor
+    from shopsense.ml.training import record_not_trained
+    from shopsense.schema import PROCESSED_SCHEMA
+
+    config = load_config(home=tmp_path)
+    frame = processed_frame(600, seed=5)
+    frame["customer_id"] = range(1, len(frame) + 1)
+    spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
+    record_not_trained(config, "recommender", "no customer bought 2 or more different items")
+    buyers = frame.groupby("item_purchased")["customer_id"].nunique()
+    ranked = [item for item, _ in sorted(buyers.items(), key=lambda pair: (-pair[1], pair[0]))]
+    customer = int(frame.customer_id[frame.item_purchased == ranked[0]].iloc[0])  # bought the top item
+
+    predictor = Predictor(config, spark=spark)
+    result = predictor.recommend(customer, k=3)
+    assert [x["item"] for x in result["items"]] == ranked[1:4]
+    assert [x["score"] for x in result["items"]] == [buyers[item] / len(frame) for item in ranked[1:4]]
+    assert result["already_bought"] == [ranked[0]] and result["fallback"]
+    assert result["label"] == "popularity fallback: the recommender was not trained on this data"
+    unknown = predictor.recommend(10**6, k=2)
+    assert [x["item"] for x in unknown["items"]] == ranked[:2]
+    assert unknown["label"].endswith("not trained on this data, unknown customer")
+    assert predictor.status()["recommender"] == (
+        "model 'recommender' was not trained on this data: no customer bought 2 or more different items; "
+        "recommendations are the most popular items instead")
+
+    message, recs, bought = recommendations(AppContext(config=config, predictor=predictor), customer, 3)
+    assert message.startswith(f"**Popularity fallback** for customer {customer}: ")
+    assert list(recs["item"]) == ranked[1:4] and list(bought["item"]) == [ranked[0]]
+    out = CliRunner().invoke(app, ["--home", str(tmp_path), "recommend", "--customer", str(customer), "-k", "3"])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[1].startswith(f"  1. {ranked[1]} (score ")
+
+    (config.model_dir("recommender") / CARD_FILE).unlink()  # no card, no reason: train it, as before
+    assert not Predictor(config, spark=spark).serves("recommender")

@@ -51,11 +51,11 @@ class AppContext:
         return self.predictor.status()
 
     def require(self, model: str):
-        """The predictor, or a ShopSenseError carrying the status message when `model` is not loaded."""
-        problem = self.status().get(model, f"unknown model {model!r}")
-        if problem:
-            raise ShopSenseError(problem)
-        return self.predictor
+        """The predictor, or a ShopSenseError carrying the status message when it cannot answer for `model`
+        (not loaded, and for the recommender no popularity list standing in either)."""
+        if self.predictor is not None and self.predictor.serves(model):
+            return self.predictor
+        raise ShopSenseError(self.status().get(model) or f"unknown model {model!r}")
 
 
 def warning(text: str) -> str:

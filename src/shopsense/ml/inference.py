@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -98,6 +99,7 @@ class Predictor:
         self.models: dict[str, PipelineModel] = {}
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
+        self._not_trained: dict[str, str] = {}  # model -> why this data could not train it (its card)
         for name in (promo.NAME, season_model.NAME, recommender.NAME):
             self._load(name)
         self._load_customers()
@@ -108,6 +110,8 @@ class Predictor:
         model_dir = self.config.model_dir(name)
         if not (model_dir / CARD_FILE).exists() or not (model_dir / PIPELINE_DIR).exists():
             reason = read_card(model_dir).get("not_trained") if (model_dir / CARD_FILE).exists() else None
+            if reason:
+                self._not_trained[name] = reason
             self._missing[name] = (f"model '{name}' was not trained on this data: {reason}" if reason
                                    else f"model '{name}' not found: {_train_hint(name)}")
             return
@@ -137,6 +141,11 @@ class Predictor:
         self.recommendations: dict[int, list[dict]] = {}
         self.popularity: list[dict] = []
         if recommender.NAME not in self.models:
+            if recommender.NAME in self._not_trained and self.bought:
+                # This data cannot train ALS (e.g. one purchase per customer, as in the public file): the most
+                # popular items of the processed data are still worth serving, labelled as such.
+                self.popularity = popularity(self.bought)
+                self._missing[recommender.NAME] += "; recommendations are the most popular items instead"
             return
         model_dir = self.config.model_dir(recommender.NAME)
         self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
@@ -148,6 +157,11 @@ class Predictor:
 
     def status(self) -> dict[str, str | None]:
         return {name: self._missing.get(name) for name in (promo.NAME, season_model.NAME, recommender.NAME)}
+
+    def serves(self, name: str) -> bool:
+        """Whether requests for model `name` get an answer: its model is loaded, or (recommender) the
+        popularity list stands in for a model this data could not train."""
+        return name in self.models or (name == recommender.NAME and bool(self.popularity))
 
     def _model(self, name: str) -> PipelineModel:
         if name not in self.models:
@@ -184,7 +198,8 @@ class Predictor:
 
     def recommend(self, customer_id: int, k: int = 5) -> dict:
         customer_id = _validate_customer(customer_id)
-        self._model(recommender.NAME)
+        if not self.serves(recommender.NAME):
+            self._model(recommender.NAME)  # raises ModelUnavailable with the reason or the command to run
         k = _validate_k(k, len(schema.ITEMS))
         bought = self.bought.get(customer_id, [])
         owned = set(bought)
@@ -193,9 +208,20 @@ class Predictor:
             items = [x for x in self.recommendations[customer_id] if x["item"] not in owned][:k]
             return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": False,
                     "label": f"personalised (ALS {variant})"}
-        reason = "customer not in the trained model" if bought else "unknown customer"
-        customers = max(1, len(self.recommendations))
+        if recommender.NAME in self.models:
+            reason = "customer not in the trained model" if bought else "unknown customer"
+            customers = max(1, len(self.recommendations))
+        else:
+            reason = "the recommender was not trained on this data" + ("" if bought else ", unknown customer")
+            customers = len(self.bought)
         items = [{"item": p["item"], "score": p["buyers"] / customers}
                  for p in self.popularity if p["item"] not in owned][:k]
         return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": True,
                 "label": f"popularity fallback: {reason}"}
+
+
+def popularity(bought: dict[int, list[str]]) -> list[dict]:
+    """Every item bought, by its number of distinct buyers (most first, then by name): the same list as the
+    recommender's popularity baseline, here from each customer's distinct items."""
+    buyers = Counter(item for items in bought.values() for item in set(items))
+    return [{"item": item, "buyers": n} for item, n in sorted(buyers.items(), key=lambda pair: (-pair[1], pair[0]))]

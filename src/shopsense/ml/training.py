@@ -51,13 +51,19 @@ def train_models(config: Config, names: tuple[str, ...] = MODELS,
             except NotLearnable as exc:
                 if len(names) == 1:
                     raise NotLearnable(f"model '{name}' cannot be trained: {exc}") from None
-                card = {"model": name, "not_trained": str(exc)}
-                shutil.rmtree(config.model_dir(name), ignore_errors=True)
-                write_card(card, config.model_dir(name))  # the reason, for the app; no pipeline/ = no model
-                trained[name] = (None, card)
+                trained[name] = (None, record_not_trained(config, name, str(exc)))
         return trained
     finally:
         df.unpersist()
+
+
+def record_not_trained(config: Config, name: str, reason: str) -> dict:
+    """Replace model `name` (and anything it saved) by a card holding only why this data cannot train it:
+    no pipeline/ = no model; the app and `headline` show the reason."""
+    card = {"model": name, "not_trained": reason}
+    shutil.rmtree(config.model_dir(name), ignore_errors=True)
+    write_card(card, config.model_dir(name))
+    return card
 
 
 def headline(card: dict) -> str:
