@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -99,7 +98,7 @@ class Predictor:
         self.models: dict[str, PipelineModel] = {}
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
-        self._not_trained: dict[str, str] = {}  # model -> why this data could not train it (its card)
+        self._not_trained: set[str] = set()  # models this data could not train (their card says why)
         for name in (promo.NAME, season_model.NAME, recommender.NAME):
             self._load(name)
         self._load_customers()
@@ -111,7 +110,7 @@ class Predictor:
         if not (model_dir / CARD_FILE).exists() or not (model_dir / PIPELINE_DIR).exists():
             reason = read_card(model_dir).get("not_trained") if (model_dir / CARD_FILE).exists() else None
             if reason:
-                self._not_trained[name] = reason
+                self._not_trained.add(name)
             self._missing[name] = (f"model '{name}' was not trained on this data: {reason}" if reason
                                    else f"model '{name}' not found: {_train_hint(name)}")
             return
@@ -144,7 +143,7 @@ class Predictor:
             if recommender.NAME in self._not_trained and self.bought:
                 # This data cannot train ALS (e.g. one purchase per customer, as in the public file): the most
                 # popular items of the processed data are still worth serving, labelled as such.
-                self.popularity = popularity(self.bought)
+                self.popularity = recommender.popularity_list(read_processed(self.spark, self.config))
                 self._missing[recommender.NAME] += "; recommendations are the most popular items instead"
             return
         model_dir = self.config.model_dir(recommender.NAME)
@@ -199,7 +198,7 @@ class Predictor:
     def recommend(self, customer_id: int, k: int = 5) -> dict:
         customer_id = _validate_customer(customer_id)
         if not self.serves(recommender.NAME):
-            self._model(recommender.NAME)  # raises ModelUnavailable with the reason or the command to run
+            raise ModelUnavailable(self._missing[recommender.NAME])  # the reason, or the command to run
         k = _validate_k(k, len(schema.ITEMS))
         bought = self.bought.get(customer_id, [])
         owned = set(bought)
@@ -218,10 +217,3 @@ class Predictor:
                  for p in self.popularity if p["item"] not in owned][:k]
         return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": True,
                 "label": f"popularity fallback: {reason}"}
-
-
-def popularity(bought: dict[int, list[str]]) -> list[dict]:
-    """Every item bought, by its number of distinct buyers (most first, then by name): the same list as the
-    recommender's popularity baseline, here from each customer's distinct items."""
-    buyers = Counter(item for items in bought.values() for item in set(items))
-    return [{"item": item, "buyers": n} for item, n in sorted(buyers.items(), key=lambda pair: (-pair[1], pair[0]))]

@@ -191,9 +191,13 @@ def precompute(model: PipelineModel, pairs: DataFrame) -> tuple[DataFrame, list[
         USER, F.transform("ranked", lambda s: F.struct(F.element_at(labels, s[ITEM_INDEX] + 1).alias("item"),
                                                        s["score"].alias("score"))).alias("items"))
     bought = pairs.groupBy(USER).agg(F.sort_array(F.collect_set(ITEM)).alias("bought"))
-    popularity = (pairs.groupBy(ITEM).agg(F.countDistinct(USER).alias("buyers"))
-                  .orderBy(F.desc("buyers"), ITEM).collect())
     # A customer who bought every item has nothing left to recommend: an empty list, not a lost row.
     no_items = F.array().cast("array<struct<item:string,score:float>>")
-    return (bought.join(recs, USER, "left").withColumn("items", F.coalesce("items", no_items)),
-            [{"item": r[ITEM], "buyers": r.buyers} for r in popularity])
+    return bought.join(recs, USER, "left").withColumn("items", F.coalesce("items", no_items)), popularity_list(pairs)
+
+
+def popularity_list(purchases: DataFrame) -> list[dict]:
+    """Every item bought, by its number of distinct buyers (most first, then by name): the cold-start
+    fallback, from any frame with a customer and an item column (interactions or the processed log)."""
+    rows = purchases.groupBy(ITEM).agg(F.countDistinct(USER).alias("buyers")).orderBy(F.desc("buyers"), ITEM)
+    return [{"item": r[ITEM], "buyers": r.buyers} for r in rows.collect()]
