@@ -2,11 +2,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from shopsense import class_archive
 from shopsense.cli import app
+from shopsense.errors import ShopSenseError
 from shopsense.spark import check_java
 
 
@@ -80,17 +82,43 @@ def test_an_unwritable_cache_folder_is_one_line_before_any_recording(tmp_path):
     assert not list(tmp_path.glob("**/*.tmp"))
 
 
-@pytest.mark.slow
-def test_a_recorded_archive_is_mapped_by_the_next_session(cache, tmp_path):
+def test_a_recording_replaces_this_installs_stale_archive_only(cache, monkeypatch):
     java = check_java()
-    place = class_archive._place(java)
     cache.mkdir(parents=True)
-    (cache / f"spark-classes-{place}-0.0-old.jsa").write_bytes(b"this install, before an upgrade")
+    (cache / f"spark-classes-{class_archive._place(java)}-0.0-old.jsa").write_bytes(b"this install, before an upgrade")
     (cache / "spark-classes-0123456789ab-0.0-other.jsa").write_bytes(b"another install's")
+    recordings = []
+
+    def record(command, **_):  # the recording child, without its minute: it writes the file it is given
+        recordings.append(command)
+        Path(command[3]).write_bytes(b"recorded")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(class_archive.subprocess, "run", record)
     archive = class_archive.build(java, rows=300, stages=("generate", "ingest"))
-    assert archive == class_archive.archive_path(java) and archive.stat().st_size > 10 * 2**20
+    assert recordings[0][1:] == ["-m", "shopsense.class_archive", recordings[0][3], recordings[0][4], "300",
+                                 "generate,ingest"]
+    assert archive == class_archive.archive_path(java) and archive.read_bytes() == b"recorded"
     # the stale one of this install is gone, another install's stays, no temporary file is left
     assert sorted(p.name for p in cache.iterdir()) == sorted([archive.name, "spark-classes-0123456789ab-0.0-other.jsa"])
+
+
+def test_a_failed_recording_is_one_error_and_leaves_nothing(cache, monkeypatch):
+    java = check_java()
+    monkeypatch.setattr(class_archive.subprocess, "run", lambda command, **_: subprocess.CompletedProcess(
+        command, 1, "", "Traceback (most recent call last):\nOSError: no space left on device\n"))
+    with pytest.raises(ShopSenseError, match="recording the class archive failed: .*no space left on device"):
+        class_archive.build(java)
+    assert list(cache.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_recorded_archive_is_mapped_by_every_session_of_the_suite(session_class_archive, spark, tmp_path):
+    """The suite's archive (tests/conftest.py) was recorded by the real `build`; the shared session and a
+    new session both map Spark's classes from it."""
+    archive = session_class_archive
+    assert archive == class_archive.archive_path(check_java()) and archive.stat().st_size > 10 * 2**20
+    assert f"-XX:SharedArchiveFile={archive}" in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
     # a JVM with other jars (here: none) cannot use it, silently, and keeps the JDK's own archive
     assert "sharing" in java_version_with(archive)
 
@@ -101,8 +129,7 @@ def test_a_recorded_archive_is_mapped_by_the_next_session(cache, tmp_path):
         spark = get_spark(SparkSettings(master="local[1]", jvm_options=("-Xlog:class+load=info:file={loaded}",)))
         assert spark.range(3).count() == 3
     """)
-    done = subprocess.run([sys.executable, "-c", session], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, class_archive.ENV_CACHE_DIR: str(cache)})
+    done = subprocess.run([sys.executable, "-c", session], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "cds" not in done.stdout
     # The session's Spark classes came from the recorded ("top") archive, not from the jars. Lambdas are
