@@ -16,7 +16,7 @@ install: $(STAMP)
 
 # The JVM class archive (shopsense.class_archive): recorded once per Java + Spark install (a minute or two),
 # then every Spark session starts in about 60% of the time. The benchmark records it first; `make test`
-# does not (recording took 131 s in CI, and tests/test_class_archive.py records and checks its own).
+# records its own, for the suite only, into a temporary folder (tests/conftest.py, docs/testing.md).
 class-archive: install
 	$(VENV)/bin/shopsense class-archive --if-missing
 
