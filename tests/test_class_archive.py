@@ -84,8 +84,9 @@ def test_an_unwritable_cache_folder_is_one_line_before_any_recording(tmp_path):
 
 def test_a_recording_replaces_this_installs_stale_archive_only(cache, monkeypatch):
     java = check_java()
+    place = class_archive._place(java)
     cache.mkdir(parents=True)
-    (cache / f"spark-classes-{class_archive._place(java)}-0.0-old.jsa").write_bytes(b"this install, before an upgrade")
+    (cache / f"spark-classes-{place}-0.0-old.jsa").write_bytes(b"this install, before an upgrade")
     (cache / "spark-classes-0123456789ab-0.0-other.jsa").write_bytes(b"another install's")
     recordings = []
 
