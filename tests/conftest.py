@@ -14,9 +14,18 @@ TEST_SPARK = SparkSettings(master="local[2]", app_name="shopsense-tests", shuffl
 ARCHIVE_ROWS = 1000  # the recording run's generated rows: its classes matter, not its data
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
+def class_archive_before_any_jvm(request):
+    """Records the suite's class archive before the first test that starts a JVM: a test using the shared
+    session (which asks for it itself: session fixtures start before this one), or a slow (end-to-end,
+    subprocess) test. A run of fast pure-Python tests records nothing."""
+    if "spark" in request.fixturenames or request.node.get_closest_marker("slow"):
+        request.getfixturevalue("session_class_archive")
+
+
+@pytest.fixture(scope="session")
 def session_class_archive():
-    """The JVM class archive, recorded first (about a minute) into the session's own cache folder, so that
+    """The JVM class archive, recorded once (about a minute) into the session's own cache folder, so that
     every JVM of the suite maps Spark's classes from it: the shared session, the CLI subprocesses, the app,
     the cluster's driver. They run about 20% faster (docs/testing.md); the user's cache is left alone."""
     import shutil
@@ -33,7 +42,7 @@ def session_class_archive():
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(session_class_archive):
     from shopsense.spark import get_spark
 
     session = get_spark(TEST_SPARK)

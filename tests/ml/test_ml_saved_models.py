@@ -123,7 +123,7 @@ def test_leakage_guard_excludes_a_label_copy_and_says_so_in_the_card(spark, proc
     from shopsense.ml.training import train_one
     from shopsense.schema import PROCESSED_SCHEMA
 
-    frame = processed_frame(600, seed=21)
+    frame = processed_frame(600, seed=21, customers=600)
     frame["discount_applied"] = frame["promo_code_used"]
     assert frame["promo_code_used"].nunique() == 2
     config = load_config(home=tmp_path).with_overrides(ml=MLSettings(promo_num_trees=(3,), promo_max_depth=(2,)))
@@ -167,7 +167,8 @@ def test_recommender_card_rmse_baselines_are_present_and_sane(trained):
 def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_frame, tmp_path):
     """Real data can hold one answer only (the public file's first 100 rows all used a promo code). Then
     `train promo` says so in one line (Spark failed deep inside before, or reported AUC 1.000 vs 1.000), and
-    `train all` trains the two other models and replaces the promo model of earlier data by the reason."""
+    `train all` trains the others and replaces the promo model of earlier data by the reason. One purchase
+    per customer, as in the public file: the recommender is not trained either (and the test stays quick)."""
     from typer.testing import CliRunner
 
     from shopsense.cli import app
@@ -178,7 +179,7 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
     (tmp_path / "shopsense.toml").write_text("[ml]\npromo_num_trees = [3]\npromo_max_depth = [2]\n"
                                              "season_num_trees = 3\nseason_max_depth = 2\nals_max_iter = 2\n")
     config = load_config(home=tmp_path)
-    frame = processed_frame(600, seed=21)
+    frame = processed_frame(600, seed=21, customers=600)
     runner = CliRunner()
     for answer in (True, False):
         frame["promo_code_used"] = answer
@@ -196,16 +197,19 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0].startswith("promo: not trained: `promo_code_used` in the training split is false in all")
-    assert lines[1].startswith("season: test top-3 hit rate") and lines[2].startswith("recommender: implicit ALS")
+    assert lines[1].startswith("season: test top-3 hit rate")
+    assert lines[2].startswith("recommender: not trained: no customer bought 2 or more different items")
     assert not (config.model_dir("promo") / "pipeline").exists()
     reason = read_card(config.model_dir("promo"))["not_trained"]
     assert lines[0] == f"promo: not trained: {reason}"
     assert read_card(config.model_dir("season"))["model"] == "season"
-    assert read_card(config.model_dir("recommender"))["model"] == "recommender"
-    # What the app shows on the promo tab: the reason, not "run `shopsense train promo`".
+    rec_reason = read_card(config.model_dir("recommender"))["not_trained"]
+    assert lines[2] == f"recommender: not trained: {rec_reason}"
+    # What the app shows on the tabs: the reason, not "run `shopsense train promo`".
     status = Predictor(config, spark=spark).status()
     assert status == {"promo": f"model 'promo' was not trained on this data: {reason}", "season": None,
-                      "recommender": None}
+                      "recommender": f"model 'recommender' was not trained on this data: {rec_reason}; "
+                                     "recommendations are the most popular items instead"}
 
 
 @pytest.mark.parametrize("rows_per_customer, split, needed", [(1, "test", 2), (2, "validation", 3)])
