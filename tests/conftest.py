@@ -1,6 +1,7 @@
 """Shared fixtures: ONE local SparkSession for the whole test session, and small generated data."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ SAMPLE_CSV = FIXTURES / "shopping_sample.csv"  # 100 real rows of the public fil
 
 TEST_SPARK = SparkSettings(master="local[2]", app_name="shopsense-tests", shuffle_partitions=2)
 ARCHIVE_ROWS = 1000  # the recording run's generated rows: its classes matter, not its data
+RECORD_ARCHIVE = "SHOPSENSE_TEST_CLASS_ARCHIVE"  # "0": no archive at all (to measure what it saves)
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +37,10 @@ def session_class_archive():
     from shopsense.spark import check_java
 
     folder = Path(tempfile.mkdtemp(prefix="shopsense-test-cache-"))
+    record = os.environ.get(RECORD_ARCHIVE, "1") != "0"
     with pytest.MonkeyPatch.context() as env:
         env.setenv(class_archive.ENV_CACHE_DIR, str(folder))  # inherited by every subprocess
-        yield class_archive.build(check_java(), rows=ARCHIVE_ROWS)
+        yield class_archive.build(check_java(), rows=ARCHIVE_ROWS) if record else None
     shutil.rmtree(folder, ignore_errors=True)  # 220 MiB
 
 
