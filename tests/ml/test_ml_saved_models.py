@@ -123,7 +123,7 @@ def test_leakage_guard_excludes_a_label_copy_and_says_so_in_the_card(spark, proc
     from shopsense.ml.training import train_one
     from shopsense.schema import PROCESSED_SCHEMA
 
-    frame = processed_frame(600, seed=21, customers=600)
+    frame = processed_frame(600, seed=21)
     frame["discount_applied"] = frame["promo_code_used"]
     assert frame["promo_code_used"].nunique() == 2
     config = load_config(home=tmp_path).with_overrides(ml=MLSettings(promo_num_trees=(3,), promo_max_depth=(2,)))
