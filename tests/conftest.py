@@ -27,9 +27,10 @@ def class_archive_before_any_jvm(request):
 
 @pytest.fixture(scope="session")
 def session_class_archive():
-    """The JVM class archive, recorded once (about a minute) into the session's own cache folder, so that
-    every JVM of the suite maps Spark's classes from it: the shared session, the CLI subprocesses, the app,
-    the cluster's driver. They run about 20% faster (docs/testing.md); the user's cache is left alone."""
+    """The JVM class archive, recorded once (about a minute) into the session's own cache folder: the real
+    test of `shopsense class-archive` (tests/test_class_archive.py), and every later JVM of the suite maps
+    it (the shared session, the CLI subprocesses, the app, the cluster's driver; what they gain is small,
+    docs/testing.md). The user's cache is left alone."""
     import shutil
     import tempfile
 
