@@ -25,6 +25,27 @@ def class_archive_before_any_jvm(request):
         request.getfixturevalue("session_class_archive")
 
 
+@pytest.fixture(autouse=True)
+def spark_settings_restored(request):
+    """The shared session's runtime settings after a test are those before it. A test that runs a command
+    in-process (CliRunner) passes through `get_spark`, which applies that home's settings (e.g. 8 shuffle
+    partitions) to the shared session; the next tests must not depend on which test ran before them."""
+    if "spark" not in request.fixturenames:
+        yield
+        return
+    conf = request.getfixturevalue("spark").conf
+    before = conf.getAll
+    yield
+    after = conf.getAll
+    for key in {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}:
+        if not conf.isModifiable(key):
+            continue
+        if key in before:
+            conf.set(key, before[key])
+        else:
+            conf.unset(key)
+
+
 @pytest.fixture(scope="session")
 def session_class_archive():
     """The JVM class archive, recorded once (about a minute) into the session's own cache folder: the real

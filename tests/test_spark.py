@@ -26,6 +26,16 @@ def test_session_uses_the_configured_settings(spark):
         get_spark(TEST_SPARK)
 
 
+def test_a_test_that_changes_the_shared_sessions_settings(spark):
+    """With the next test: tests/conftest.py gives every test the suite's settings, whatever ran before."""
+    get_spark(replace(TEST_SPARK, shuffle_partitions=5))  # as an in-process CLI command does
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "5"
+
+
+def test_the_next_test_has_the_suites_settings_again(spark):
+    assert spark.conf.get("spark.sql.shuffle.partitions") == str(TEST_SPARK.shuffle_partitions)
+
+
 def test_shuffle_files_are_compressed_only_on_a_cluster():
     # local mode: shuffle files stay on this machine, compressing them only costs CPU (docs/benchmarks.md)
     local = spark_module.spark_conf(TEST_SPARK)
