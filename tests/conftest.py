@@ -18,10 +18,10 @@ RECORD_ARCHIVE = "SHOPSENSE_TEST_CLASS_ARCHIVE"  # "0": no archive at all (to me
 
 @pytest.fixture(autouse=True)
 def class_archive_before_any_jvm(request):
-    """Records the suite's class archive before the first test that starts a JVM: a test using the shared
-    session (which asks for it itself: session fixtures start before this one), or a slow (end-to-end,
-    subprocess) test. A run of fast pure-Python tests records nothing."""
-    if "spark" in request.fixturenames or request.node.get_closest_marker("slow"):
+    """Records the suite's class archive before the first slow (end-to-end, subprocess) test. The shared
+    session asks for it itself (`spark` below; session fixtures start before this one). A run of fast
+    pure-Python tests records nothing."""
+    if request.node.get_closest_marker("slow"):
         request.getfixturevalue("session_class_archive")
 
 

@@ -8,22 +8,19 @@ from tests.conftest import TEST_SPARK
 
 
 def test_session_uses_the_configured_settings(spark):
-    # In-process CLI tests reuse this session with the default settings; get_spark re-applies the
-    # settings it is given to a running session, so the check does not depend on test order.
+    # get_spark re-applies the settings it is given to a running session (tests/conftest.py restores the
+    # suite's settings after each test).
     other = replace(TEST_SPARK, shuffle_partitions=3)
-    try:
-        assert get_spark(other).conf.get("spark.sql.shuffle.partitions") == "3"
-        session = get_spark(TEST_SPARK)
-        assert session is spark
-        assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
-        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
-        # per-customer aggregations skip the 65,536-key fast map (docs/benchmarks.md, fifth round)
-        assert spark.conf.get("spark.sql.codegen.aggregate.map.twolevel.enabled") == "false"
-        # no generated method above HotSpot's JIT limit (an interpreted validation doubled ingest)
-        assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
-        assert spark.range(10).count() == 10
-    finally:
-        get_spark(TEST_SPARK)
+    assert get_spark(other).conf.get("spark.sql.shuffle.partitions") == "3"
+    session = get_spark(TEST_SPARK)
+    assert session is spark
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    # per-customer aggregations skip the 65,536-key fast map (docs/benchmarks.md, fifth round)
+    assert spark.conf.get("spark.sql.codegen.aggregate.map.twolevel.enabled") == "false"
+    # no generated method above HotSpot's JIT limit (an interpreted validation doubled ingest)
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
+    assert spark.range(10).count() == 10
 
 
 def test_a_test_that_changes_the_shared_sessions_settings(spark):
