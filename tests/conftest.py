@@ -25,25 +25,38 @@ def class_archive_before_any_jvm(request):
         request.getfixturevalue("session_class_archive")
 
 
+@pytest.fixture(scope="session")
+def settings_kept(spark):
+    """A context manager: the shared session's runtime settings after it are those before it, e.g. around
+    a command run in-process (CliRunner), which passes through `get_spark` and applies that home's settings
+    (e.g. 8 shuffle partitions) to the shared session."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def kept():
+        before = spark.conf.getAll
+        yield
+        after = spark.conf.getAll
+        for key in {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}:
+            if not spark.conf.isModifiable(key):
+                continue
+            if key in before:
+                spark.conf.set(key, before[key])
+            else:
+                spark.conf.unset(key)
+
+    return kept
+
+
 @pytest.fixture(autouse=True)
 def spark_settings_restored(request):
-    """The shared session's runtime settings after a test are those before it. A test that runs a command
-    in-process (CliRunner) passes through `get_spark`, which applies that home's settings (e.g. 8 shuffle
-    partitions) to the shared session; the next tests must not depend on which test ran before them."""
+    """Every test leaves the shared session's settings as it found them: the next tests must not depend on
+    which test ran before them (`settings_kept`)."""
     if "spark" not in request.fixturenames:
         yield
         return
-    conf = request.getfixturevalue("spark").conf
-    before = conf.getAll
-    yield
-    after = conf.getAll
-    for key in {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}:
-        if not conf.isModifiable(key):
-            continue
-        if key in before:
-            conf.set(key, before[key])
-        else:
-            conf.unset(key)
+    with request.getfixturevalue("settings_kept")():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,6 @@ per customer); the differential, KPI, report and CLI tests read what it wrote. A
 `purchases` view at any DataFrame."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
@@ -24,16 +21,22 @@ def analysis_frame(processed_frame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def analysis(spark, analysis_frame, tmp_path_factory):
-    """(config, stdout) of `shopsense analyze` over the generated frame written as processed Parquet."""
+def analysis(spark, settings_kept, analysis_frame, tmp_path_factory):
+    """(config, printed text) of `shopsense analyze` over the generated frame written as processed Parquet.
+    Run in-process on the shared session: the command's parsing, output and files are the user's; a fresh
+    process and JVM for it are tested by the cluster test (`run --only ingest,analyze,train`) and the other
+    CLI tests, and cost 20-30 s more here (docs/testing.md)."""
+    from typer.testing import CliRunner
+
+    from shopsense.cli import app
     from shopsense.schema import PROCESSED_SCHEMA
 
     config = load_config(home=tmp_path_factory.mktemp("analytics_home"))
     spark.createDataFrame(analysis_frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
-    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(config.home), "--master", "local[2]",
-                          "analyze"], capture_output=True, text=True, timeout=1200)
-    assert out.returncode == 0, out.stderr
-    return config, out.stdout
+    with settings_kept():
+        out = CliRunner().invoke(app, ["--home", str(config.home), "--master", "local[2]", "analyze"])
+    assert out.exit_code == 0, out.output
+    return config, out.output
 
 
 @pytest.fixture()
