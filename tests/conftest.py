@@ -35,17 +35,23 @@ def settings_kept(spark):
     @contextmanager
     def kept():
         before = spark.conf.getAll
-        yield
-        after = spark.conf.getAll
-        for key in {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}:
-            if not spark.conf.isModifiable(key):
-                continue
-            if key in before:
-                spark.conf.set(key, before[key])
-            else:
-                spark.conf.unset(key)
+        try:
+            yield
+        finally:
+            _restore(spark.conf, before, spark.conf.getAll)
 
     return kept
+
+
+def _restore(conf, before: dict, after: dict) -> None:
+    """Set back every modifiable setting that changed; unset the ones that are new."""
+    for key in {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}:
+        if not conf.isModifiable(key):
+            continue
+        if key in before:
+            conf.set(key, before[key])
+        else:
+            conf.unset(key)
 
 
 @pytest.fixture(autouse=True)
