@@ -38,13 +38,14 @@ def settings_kept(spark):
         try:
             yield
         finally:
-            _restore(spark.conf, before, spark.conf.getAll)
+            _restore(spark.conf, before)
 
     return kept
 
 
-def _restore(conf, before: dict, after: dict) -> None:
-    """Set back every modifiable setting that changed; unset the ones that are new."""
+def _restore(conf, before: dict) -> None:
+    """Set back every modifiable setting that changed since `before`; unset the ones that are new."""
+    after = conf.getAll
     for key in {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}:
         if not conf.isModifiable(key):
             continue
