@@ -2,8 +2,8 @@
 
     PYTHONPATH=src python benchmarks/ml_train.py [--rows 50000] [--home benchmarks/data/ml]
 
-Until `shopsense ingest` is on the same branch, the processed Parquet is written straight from the generator
-(`to_processed_frame`, the same clean rows ingestion produces from a CSV without dirty rows).
+The processed Parquet is written straight from the generator (`to_processed_frame`: the clean rows that
+ingestion produces from a CSV without bad rows), so that only the training is timed.
 """
 from __future__ import annotations
 
