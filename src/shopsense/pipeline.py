@@ -23,6 +23,7 @@ class StageResult:
     rows_in: int | None = None
     rows_out: int | None = None
     notes: list[str] = field(default_factory=list)
+    outputs: dict[str, str | Path] = field(default_factory=dict)  # what -> where; printed below the summary
 
 
 @dataclass
@@ -59,7 +60,7 @@ def _generate(ctx: RunContext) -> StageResult:
     generated = generate(rows, seed, dirty_fraction=dirty)
     path = write_csv(generated, ctx.input_csv)
     planted = f", {sum(generated.dirty_kinds.values()):,} of them bad" if dirty else ""
-    return StageResult(rows_out=rows, notes=[f"{rows:,} rows (seed {seed}{planted}) -> {path}"])
+    return StageResult(rows_out=rows, notes=[f"{rows:,} rows (seed {seed}{planted})"], outputs={"generated CSV": path})
 
 
 def _ingest(ctx: RunContext) -> StageResult:
@@ -68,8 +69,8 @@ def _ingest(ctx: RunContext) -> StageResult:
     s = ingest(ctx.spark, ctx.config, ctx.input_csv)
     return StageResult(
         rows_in=s["rows_read"], rows_out=s["rows_clean"],
-        notes=[f"{s['rows_quarantined']:,} quarantined, {s['rows_duplicate']:,} duplicates removed",
-               f"clean Parquet -> {s['outputs']['processed']}"],
+        notes=[f"{s['rows_quarantined']:,} quarantined, {s['rows_duplicate']:,} duplicates removed"],
+        outputs={"clean Parquet": s["outputs"]["processed"], "quarantine": s["outputs"]["quarantine"]},
     )
 
 
@@ -83,8 +84,7 @@ def _analyze(ctx: RunContext) -> StageResult:
             *format_kpis(a.kpis)[1:7],
             f"{len(a.results)} query results, {len(a.plots)} plots",
             *(f"basket: {b.message}" for b in a.baskets.values()),
-            f"report -> {a.report}",
-        ])
+        ], outputs={"report": a.report})
 
 
 def _train(ctx: RunContext) -> StageResult:
@@ -126,8 +126,8 @@ def _stream(ctx: RunContext) -> StageResult:
     await_pipeline(pipeline, threading.Event())
     rows_in = sum(f.rows for f in files)
     written = ", ".join(f"{name} {sink.rows_written}" for name, sink in pipeline.sinks.items())
-    return StageResult(rows_in=rows_in, notes=[f"{len(files)} files simulated from {origin}",
-                                               f"rows written: {written}", f"outputs -> {config.stream_output_dir}"])
+    return StageResult(rows_in=rows_in, notes=[f"{len(files)} files simulated from {origin}", f"rows written: {written}"],
+                       outputs={"streaming outputs": config.stream_output_dir})
 
 
 STAGES: tuple[Stage, ...] = (
@@ -163,8 +163,7 @@ def run_pipeline(config: Config, input_csv: str | Path | None = None, only: list
     stages = select_stages(only, skip, user_input=input_csv is not None)
     results: dict[str, StageResult] = {}
     timings: dict[str, float] = {}
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with stage_progress(console) as progress:
         for stage in stages:
             task = progress.add_task(f"{stage.name}: {stage.description}", total=1)
             start = time.monotonic()
@@ -179,28 +178,58 @@ def run_pipeline(config: Config, input_csv: str | Path | None = None, only: list
             progress.update(task, completed=1)
     console.print(summary_table(results, timings))
     for line in next_steps(config, results):
-        console.print(line)
+        console.print(line, soft_wrap=True, highlight=False)  # paths whole, never cut at the console's width
     return results
+
+
+def stage_progress(console: Console):
+    """A terminal gets rich's live progress; anything else (a log file, a pipe, CI) gets a plain line when a
+    stage starts and one when it ends: a live display there prints only when the run ends, cut to the width."""
+    if console.is_terminal:
+        return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
+                        console=console, transient=False)
+    return StageLines(console)
+
+
+class StageLines:
+    """The part of rich's `Progress` that `run_pipeline` uses, as plain lines."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.started: list[tuple[str, float]] = []
+
+    def __enter__(self) -> "StageLines":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def add_task(self, description: str, total: float = 1) -> int:
+        self.started.append((description, time.monotonic()))
+        self.console.print(f"{description} ...", soft_wrap=True, highlight=False)
+        return len(self.started) - 1
+
+    def update(self, task: int, completed: float) -> None:
+        description, started = self.started[task]
+        self.console.print(f"{description}: done in {time.monotonic() - started:.1f} s", soft_wrap=True,
+                           highlight=False)
 
 
 def next_steps(config: Config, results: dict[str, StageResult]) -> list[str]:
     """Where the outputs are and what to do next, for the stages that ran."""
     home = f" --home {config.home}" if config.home != Path.cwd() else ""
-    lines = []
-    if "analyze" in results:
-        lines.append(f"report: {config.report_html}")
+    lines = [f"{what}: {where}" for result in results.values() for what, where in result.outputs.items()]
     if "train" in results:
         lines.append(f"models: {config.models_dir}  (each with metrics.json: test metrics next to a baseline)")
         lines.append(f"start the web app: shopsense{home} app   (then open http://{config.app_host}:{config.app_port})")
-    if "stream" in results:
-        lines.append(f"streaming outputs: {config.stream_output_dir}")
     return lines
 
 
 def summary_table(results: dict[str, StageResult], timings: dict[str, float]) -> Table:
     table = Table(title="ShopSense run summary")
-    for col in ("stage", "rows in", "rows out", "time", "details"):
-        table.add_column(col)
+    for col in ("stage", "rows in", "rows out", "time"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("details", overflow="fold")  # long values wrap, never cut with an ellipsis
     fmt = lambda n: "" if n is None else f"{n:,}"  # noqa: E731
     for name, res in results.items():
         table.add_row(name, fmt(res.rows_in), fmt(res.rows_out), f"{timings[name]:.1f} s", "\n".join(res.notes))
