@@ -126,7 +126,8 @@ def _stream(ctx: RunContext) -> StageResult:
     await_pipeline(pipeline, threading.Event())
     rows_in = sum(f.rows for f in files)
     written = ", ".join(f"{name} {sink.rows_written}" for name, sink in pipeline.sinks.items())
-    return StageResult(rows_in=rows_in, notes=[f"{len(files)} files simulated from {origin}", f"rows written: {written}"],
+    return StageResult(rows_in=rows_in, notes=[f"{len(files)} files simulated from {origin}",
+                                               f"rows written: {written}"],
                        outputs={"streaming outputs": config.stream_output_dir})
 
 
