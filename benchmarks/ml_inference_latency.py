@@ -28,7 +28,7 @@ def main() -> None:
     start = time.perf_counter()
     predictor = Predictor(load_config(home=args.home))
     print(f"load {time.perf_counter() - start:.1f} s, status {predictor.status()}")
-    customers = sorted(predictor.profiles)[: args.requests]
+    customers = predictor.customers.ids[: args.requests].tolist()
     calls = {
         "promo_probability": lambda c: predictor.promo_probability(predictor.customer_profile(c)),
         "top_items": lambda c: predictor.top_items(predictor.customer_profile(c), "Winter", 3),

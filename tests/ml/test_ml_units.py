@@ -75,3 +75,21 @@ def test_ranking_metrics_of_a_perfect_and_a_useless_ranking(spark):
     m = ranking_metrics(df, k=2)
     assert m["precision_at_k"] == pytest.approx(0.25)
     assert m["ndcg_at_k"] == pytest.approx(0.5)
+
+
+def test_customer_table_finds_every_customer_and_only_them():
+    import pyarrow as pa
+
+    from shopsense.ml.inference import CustomerTable
+
+    ids = [10**12, 7, 42, 3, 2**31 - 1]  # unsorted, one beyond 32 bits
+    table = CustomerTable(pa.table({"customer_id": pa.array(ids, pa.int64()),
+                                    "items": [["Hat"], [], ["Socks", "Belt"], ["Coat"], ["Jeans"]]}))
+    assert len(table) == 5
+    assert table.get(42) == {"customer_id": 42, "items": ["Socks", "Belt"]}
+    assert table.get(7) == {"customer_id": 7, "items": []}  # a row with an empty list is still a row
+    assert table.get(10**12)["items"] == ["Hat"] and table.get(2**31 - 1)["items"] == ["Jeans"]
+    for unknown in (0, 4, 8, 43, 10**13, -1):  # before, between and after the known ids
+        assert table.get(unknown) is None
+    empty = CustomerTable()
+    assert len(empty) == 0 and empty.get(1) is None
