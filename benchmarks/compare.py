@@ -9,7 +9,6 @@ ones (support, confidence, lift, correlations) to a relative 1e-9.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import duckdb
 import numpy as np

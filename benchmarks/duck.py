@@ -159,7 +159,7 @@ def correlations(con, source: str, threshold: float) -> Correlations:
     ranks = ", ".join(f"rank() OVER (ORDER BY {f}) + (count(*) OVER (PARTITION BY {f}) - 1) / 2.0 AS r_{f}"
                       for f in FEATURES)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    aggs = ", ".join([f"count(*)"] + [f"min({f}) = max({f})" for f in FEATURES]
+    aggs = ", ".join(["count(*)"] + [f"min({f}) = max({f})" for f in FEATURES]
                      + [f"corr({FEATURES[i]}, {FEATURES[j]})" for i, j in pairs]
                      + [f"corr(r_{FEATURES[i]}, r_{FEATURES[j]})" for i, j in pairs])
     row = con.execute(f"SELECT {aggs} FROM (SELECT *, {ranks} FROM {source})").fetchone()
