@@ -158,8 +158,11 @@ class Config:
     stream_revenue_min_history: int = 5
     # and must also differ from that median by at least this fraction of it ("sharply").
     stream_revenue_min_change: float = 0.5
-    # Simulator: rows of the generator used as the source when there is no processed data.
+    # Simulator: rows of the generator used as the source when there is no processed data,
     stream_generator_rows: int = 20_000
+    # and at most this many processed rows (a sample fixed by the seed) when there is: the source is held as
+    # Python strings (all of a 1M-row log: 1.5 GB, docs/streaming.md).
+    stream_pool_rows: int = 100_000
     # In-memory SQL tables of `shopsense stream run` keep at most this many (newest) rows each.
     stream_memory_rows: int = 50_000
     # Partitions (state stores) of the window aggregations; 0 = one per core of the session. Each is a task
@@ -176,8 +179,8 @@ class Config:
             "app_queue_size": AT_LEAST_1, "stream_anomaly_z": Limit(0, open=True),
             "stream_revenue_history": AT_LEAST_1, "stream_revenue_min_history": Limit(1, self.stream_revenue_history),
             "stream_revenue_min_change": AT_LEAST_0, "stream_generator_rows": AT_LEAST_1,
-            "stream_memory_rows": AT_LEAST_1, "stream_max_files_per_trigger": AT_LEAST_0,
-            "stream_shuffle_partitions": AT_LEAST_0})
+            "stream_pool_rows": AT_LEAST_1, "stream_memory_rows": AT_LEAST_1,
+            "stream_max_files_per_trigger": AT_LEAST_0, "stream_shuffle_partitions": AT_LEAST_0})
         for name in ("stream_watermark", "stream_window", "stream_trigger"):
             try:
                 seconds = interval_seconds(getattr(self, name))

@@ -90,3 +90,23 @@ def test_bad_options_are_user_errors(config, pool):
         _sim(config, pool, late_fraction=0.7, dirty_fraction=0.5)
     with pytest.raises(ShopSenseError, match="ingest"):
         load_pool(config, "processed", seed=1)
+
+
+def test_a_big_processed_log_gives_a_bounded_sample_fixed_by_the_seed(config):
+    from shopsense.generate import generate_frame, to_processed_frame
+
+    log = to_processed_frame(generate_frame(1000, 3))
+    config.processed_dir.mkdir(parents=True)
+    log.iloc[:600].to_parquet(config.processed_dir / "part-0.parquet")
+    log.iloc[600:].to_parquet(config.processed_dir / "part-1.parquet")
+    whole, origin = load_pool(config, "auto", seed=4)  # the default limit is far above 1,000 rows
+    assert len(whole) == 1000 and origin == "processed data (1,000 rows)"
+
+    bounded = config.with_overrides(stream_pool_rows=300)
+    pool, origin = load_pool(bounded, "auto", seed=4)
+    assert len(pool) == 300 and origin == "processed data (a sample of 300 of its 1,000 rows, seed 4)"
+    assert list(pool.columns) == list(whole.columns)
+    assert pool.equals(load_pool(bounded, "auto", seed=4)[0])  # the same seed, the same sample
+    assert not pool.equals(load_pool(bounded, "auto", seed=5)[0])
+    rows = iter(map(tuple, whole.values))
+    assert all(row in rows for row in map(tuple, pool.values))  # rows of the log, in the log's order
