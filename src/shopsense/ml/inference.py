@@ -33,7 +33,7 @@ PROMO_INPUTS: tuple[str, ...] = promo.CANDIDATES
 SEASON_INPUTS: tuple[str, ...] = tuple(c for c in season_model.FEATURES if c != "season")
 PROFILE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(PROMO_INPUTS + SEASON_INPUTS))
 _TYPES = {c.name: c.dtype for c in schema.COLUMNS}
-CUSTOMER = "customer_id"
+CUSTOMER = recommender.USER  # the key of every per-customer lookup
 
 
 class CustomerTable:
