@@ -189,9 +189,11 @@ def recommend(
     k: int = typer.Option(5, "-k", "--top", min=1, help="Number of items."),
 ) -> None:
     """Print top-k product recommendations for a customer (never an item they already bought)."""
+    from shopsense.ml import recommender
     from shopsense.ml.inference import Predictor
 
-    result = Predictor(config_of(ctx)).recommend(customer, k)
+    # Only the recommender: loading the promo and season models too tripled the command's time (docs/ml.md).
+    result = Predictor(config_of(ctx), models=(recommender.NAME,)).recommend(customer, k)
     typer.echo(f"customer {result['customer_id']}: {result['label']}")
     for rank, item in enumerate(result["items"], 1):
         typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")

@@ -72,6 +72,17 @@ def test_customer_profile_and_unknown_customer(predictor, trained):
     assert not personal["fallback"] and personal["label"].startswith("personalised (ALS ")
 
 
+def test_a_predictor_of_the_recommender_alone_gives_the_same_answers(predictor, trained, spark):
+    alone = Predictor(trained[0], spark=spark, models=("recommender",))
+    assert set(alone.models) == {"recommender"} and set(predictor.models) == {"promo", "season", "recommender"}
+    assert alone.status() == {"promo": "model 'promo' is not loaded by this command",
+                              "season": "model 'season' is not loaded by this command", "recommender": None}
+    with pytest.raises(ModelUnavailable, match="not loaded"):
+        alone.promo_probability(PROFILE)
+    for customer in (1, 2, 3, 10**9):
+        assert alone.recommend(customer, k=5) == predictor.recommend(customer, k=5)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"gender": "Robot"}, "unknown gender"),
     ({"age": 250}, "age must be between"),

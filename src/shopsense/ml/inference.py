@@ -34,6 +34,7 @@ SEASON_INPUTS: tuple[str, ...] = tuple(c for c in season_model.FEATURES if c != 
 PROFILE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(PROMO_INPUTS + SEASON_INPUTS))
 _TYPES = {c.name: c.dtype for c in schema.COLUMNS}
 CUSTOMER = recommender.USER  # the key of every per-customer lookup
+MODEL_NAMES: tuple[str, ...] = (promo.NAME, season_model.NAME, recommender.NAME)
 
 
 class CustomerTable:
@@ -116,7 +117,8 @@ def _validate_customer(customer_id: Any) -> int:
 class Predictor:
     """Loads every available model once; `status()` says which are missing and how to train them."""
 
-    def __init__(self, config: Config, spark=None) -> None:
+    def __init__(self, config: Config, spark=None, models: tuple[str, ...] = MODEL_NAMES) -> None:
+        """`models`: the models to load (default all); a command answering with one model loads only it."""
         from shopsense.spark import get_spark
 
         self.config = config
@@ -125,8 +127,11 @@ class Predictor:
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
         self._not_trained: set[str] = set()  # models this data could not train (their card says why)
-        for name in (promo.NAME, season_model.NAME, recommender.NAME):
-            self._load(name)
+        for name in MODEL_NAMES:
+            if name in models:
+                self._load(name)
+            else:
+                self._missing[name] = f"model '{name}' is not loaded by this command"
         self._load_customers()
         self._load_recommendations()
 
@@ -174,7 +179,7 @@ class Predictor:
         self.recommendations = CustomerTable(pq.read_table(model_dir / recommender.RECOMMENDATIONS_DIR))
 
     def status(self) -> dict[str, str | None]:
-        return {name: self._missing.get(name) for name in (promo.NAME, season_model.NAME, recommender.NAME)}
+        return {name: self._missing.get(name) for name in MODEL_NAMES}
 
     def serves(self, name: str) -> bool:
         """Whether requests for model `name` get an answer: its model is loaded, or (recommender) the
