@@ -7,6 +7,7 @@ Needs trained models in the home (run benchmarks/ml_train.py first).
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 
@@ -27,7 +28,10 @@ def main() -> None:
 
     start = time.perf_counter()
     predictor = Predictor(load_config(home=args.home))
-    print(f"load {time.perf_counter() - start:.1f} s, status {predictor.status()}")
+    # Peak resident memory of this Python process (the lookups live here; the JVM is a separate process).
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"load {time.perf_counter() - start:.1f} s (incl. the Spark session), Python peak {peak_mib:,.0f} MiB, "
+          f"status {predictor.status()}")
     customers = predictor.customers.ids[: args.requests].tolist()
     calls = {
         "promo_probability": lambda c: predictor.promo_probability(predictor.customer_profile(c)),
