@@ -192,8 +192,9 @@ def recommend(
     from shopsense.ml import recommender
     from shopsense.ml.inference import Predictor
 
-    # Only the recommender: loading the promo and season models too tripled the command's time (docs/ml.md).
-    result = Predictor(config_of(ctx), models=(recommender.NAME,)).recommend(customer, k)
+    # Only the recommender, and only this customer's rows: loading the promo and season models too tripled the
+    # command's time, and every customer's profile and recommendations doubled it at 1M rows (docs/ml.md).
+    result = Predictor(config_of(ctx), models=(recommender.NAME,), customers=(customer,)).recommend(customer, k)
     typer.echo(f"customer {result['customer_id']}: {result['label']}")
     for rank, item in enumerate(result["items"], 1):
         typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")

@@ -83,6 +83,19 @@ def test_a_predictor_of_the_recommender_alone_gives_the_same_answers(predictor, 
         assert alone.recommend(customer, k=5) == predictor.recommend(customer, k=5)
 
 
+def test_a_predictor_of_one_customer_loads_only_its_rows_and_gives_the_same_answers(predictor, trained, spark):
+    """What `shopsense recommend` builds: one customer's profile, history and recommendations, not every one."""
+    for customer in (1, 10**9):
+        one = Predictor(trained[0], spark=spark, models=("recommender",), customers=(customer,))
+        assert one.recommend(customer, k=5) == predictor.recommend(customer, k=5)
+        assert one.customer_profile(customer) == predictor.customer_profile(customer)
+        known = predictor.customer_profile(customer) is not None
+        assert len(one.customers) == len(one.recommendations) == int(known)  # not the other customers' rows
+        assert one.popularity_customers == predictor.popularity_customers == len(predictor.recommendations)
+        with pytest.raises(ValueError, match="was not loaded"):
+            one.recommend(customer + 1)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"gender": "Robot"}, "unknown gender"),
     ({"age": 250}, "age must be between"),

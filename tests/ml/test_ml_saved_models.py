@@ -258,6 +258,8 @@ def test_without_a_trained_recommender_the_most_popular_items_are_served(spark, 
 
     predictor = Predictor(config, spark=spark)
     result = predictor.recommend(customer, k=3)
+    # what `shopsense recommend` builds: the scores still count every customer of the processed data
+    assert Predictor(config, spark=spark, customers=(customer,)).recommend(customer, k=3) == result
     assert [x["item"] for x in result["items"]] == ranked[1:4]
     assert [x["score"] for x in result["items"]] == [buyers[item] / len(frame) for item in ranked[1:4]]
     assert result["already_bought"] == [ranked[0]] and result["fallback"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
@@ -117,12 +118,16 @@ def _validate_customer(customer_id: Any) -> int:
 class Predictor:
     """Loads every available model once; `status()` says which are missing and how to train them."""
 
-    def __init__(self, config: Config, spark=None, models: tuple[str, ...] = MODEL_NAMES) -> None:
-        """`models`: the models to load (default all); a command answering with one model loads only it."""
+    def __init__(self, config: Config, spark=None, models: tuple[str, ...] = MODEL_NAMES,
+                 customers: tuple[int, ...] | None = None) -> None:
+        """`models`: the models to load (default all); a command answering with one model loads only it.
+        `customers`: the customers whose profiles, histories and recommendations to load (default all); a
+        command answering for one customer loads only its rows."""
         from shopsense.spark import get_spark
 
         self.config = config
         self.spark = spark or get_spark(config.spark)
+        self.only = None if customers is None else tuple(_validate_customer(c) for c in customers)
         self.models: dict[str, PipelineModel] = {}
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
@@ -158,6 +163,8 @@ class Predictor:
             df = read_processed(self.spark, self.config)
         except ShopSenseError:
             return  # no processed data: profiles unavailable, history comes from the recommender files
+        if self.only is not None:
+            df = df.where(F.col(CUSTOMER).isin(list(self.only)))
         # One aggregation: the latest profile (row with most previous purchases) and every bought item.
         self.customers = CustomerTable(df.groupBy(CUSTOMER).agg(
             F.max_by(F.struct(*PROFILE_COLUMNS), "previous_purchases").alias("profile"),
@@ -166,17 +173,34 @@ class Predictor:
     def _load_recommendations(self) -> None:
         self.recommendations = CustomerTable()
         self.popularity: list[dict] = []
+        self.popularity_customers = 0  # the customers the popularity list counted: its scores' denominator
         if recommender.NAME not in self.models:
-            if recommender.NAME in self._not_trained and len(self.customers):
-                # This data cannot train ALS (e.g. one purchase per customer, as in the public file): the most
-                # popular items of the processed data are still worth serving, labelled as such.
-                self.popularity = recommender.popularity_list(read_processed(self.spark, self.config))
-                self._missing[recommender.NAME] += "; recommendations are the most popular items instead"
+            if recommender.NAME in self._not_trained:
+                self._load_popularity_of_processed_data()
             return
         model_dir = self.config.model_dir(recommender.NAME)
         self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
         # Read with pyarrow (no Spark job): one row per customer, its bought items and ranked recommendations.
-        self.recommendations = CustomerTable(pq.read_table(model_dir / recommender.RECOMMENDATIONS_DIR))
+        folder = model_dir / recommender.RECOMMENDATIONS_DIR
+        self.popularity_customers = sum(f.metadata.num_rows for f in pq.ParquetDataset(folder).fragments)
+        self.recommendations = CustomerTable(pq.read_table(folder, filters=self._only_filter()))
+
+    def _load_popularity_of_processed_data(self) -> None:
+        """This data cannot train ALS (e.g. one purchase per customer, as in the public file): the most popular
+        items of the processed data are still worth serving, labelled as such."""
+        try:
+            processed = read_processed(self.spark, self.config)
+        except ShopSenseError:
+            return  # no processed data either
+        self.popularity = recommender.popularity_list(processed)
+        self.popularity_customers = (len(self.customers) if self.only is None  # the same customers, counted
+                                     else processed.select(CUSTOMER).distinct().count())
+        if self.popularity:
+            self._missing[recommender.NAME] += "; recommendations are the most popular items instead"
+
+    def _only_filter(self):
+        """A pyarrow filter keeping the rows of the customers asked for (None: every row)."""
+        return None if self.only is None else pc.field(CUSTOMER).isin(list(self.only))
 
     def status(self) -> dict[str, str | None]:
         return {name: self._missing.get(name) for name in MODEL_NAMES}
@@ -216,12 +240,19 @@ class Predictor:
         return [{"item": item, "probability": float(p)} for item, p in ranked[:k]]
 
     def customer_profile(self, customer_id: int) -> dict | None:
-        customer_id = _validate_customer(customer_id)
+        customer_id = self._customer(customer_id)
         row = self.customers.get(customer_id)
         return {CUSTOMER: customer_id, **row["profile"]} if row else None
 
+    def _customer(self, customer_id: Any) -> int:
+        customer_id = _validate_customer(customer_id)
+        if self.only is not None and customer_id not in self.only:  # a caller's mistake, not a user's
+            raise ValueError(f"customer {customer_id} was not loaded (this predictor loaded {self.only})")
+        return customer_id
+
     def bought(self, customer_id: int) -> list[str]:
         """The items the customer bought: from the processed data, else from the recommender's files."""
+        customer_id = self._customer(customer_id)
         for table, column in ((self.customers, "items"), (self.recommendations, "bought")):
             row = table.get(customer_id)
             if row:
@@ -229,7 +260,7 @@ class Predictor:
         return []
 
     def recommend(self, customer_id: int, k: int = 5) -> dict:
-        customer_id = _validate_customer(customer_id)
+        customer_id = self._customer(customer_id)
         if not self.serves(recommender.NAME):
             raise ModelUnavailable(self._missing[recommender.NAME])  # the reason, or the command to run
         k = _validate_k(k, len(schema.ITEMS))
@@ -244,11 +275,9 @@ class Predictor:
                     "label": f"personalised (ALS {variant})"}
         if recommender.NAME in self.models:
             reason = "customer not in the trained model" if bought else "unknown customer"
-            customers = max(1, len(self.recommendations))
         else:
             reason = "the recommender was not trained on this data" + ("" if bought else ", unknown customer")
-            customers = len(self.customers)
-        items = [{"item": p["item"], "score": p["buyers"] / customers}
+        items = [{"item": p["item"], "score": p["buyers"] / max(1, self.popularity_customers)}
                  for p in self.popularity if p["item"] not in owned][:k]
         return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": True,
                 "label": f"popularity fallback: {reason}"}
