@@ -127,7 +127,7 @@ class Predictor:
 
         self.config = config
         self.spark = spark or get_spark(config.spark)
-        self.only = None if customers is None else tuple(_validate_customer(c) for c in customers)
+        self.only_customers = None if customers is None else tuple(_validate_customer(c) for c in customers)
         self.models: dict[str, PipelineModel] = {}
         self.cards: dict[str, dict] = {}
         self._missing: dict[str, str] = {}
@@ -163,8 +163,8 @@ class Predictor:
             df = read_processed(self.spark, self.config)
         except ShopSenseError:
             return  # no processed data: profiles unavailable, history comes from the recommender files
-        if self.only is not None:
-            df = df.where(F.col(CUSTOMER).isin(list(self.only)))
+        if self.only_customers is not None:
+            df = df.where(F.col(CUSTOMER).isin(list(self.only_customers)))
         # One aggregation: the latest profile (row with most previous purchases) and every bought item.
         self.customers = CustomerTable(df.groupBy(CUSTOMER).agg(
             F.max_by(F.struct(*PROFILE_COLUMNS), "previous_purchases").alias("profile"),
@@ -193,14 +193,15 @@ class Predictor:
         except ShopSenseError:
             return  # no processed data either
         self.popularity = recommender.popularity_list(processed)
-        self.popularity_customers = (len(self.customers) if self.only is None  # the same customers, counted
-                                     else processed.select(CUSTOMER).distinct().count())
+        # Every customer of the processed data (`customers` holds them all unless only some were loaded).
+        everyone = self.only_customers is None
+        self.popularity_customers = len(self.customers) if everyone else processed.select(CUSTOMER).distinct().count()
         if self.popularity:
             self._missing[recommender.NAME] += "; recommendations are the most popular items instead"
 
     def _only_filter(self):
         """A pyarrow filter keeping the rows of the customers asked for (None: every row)."""
-        return None if self.only is None else pc.field(CUSTOMER).isin(list(self.only))
+        return None if self.only_customers is None else pc.field(CUSTOMER).isin(list(self.only_customers))
 
     def status(self) -> dict[str, str | None]:
         return {name: self._missing.get(name) for name in MODEL_NAMES}
@@ -246,8 +247,8 @@ class Predictor:
 
     def _customer(self, customer_id: Any) -> int:
         customer_id = _validate_customer(customer_id)
-        if self.only is not None and customer_id not in self.only:  # a caller's mistake, not a user's
-            raise ValueError(f"customer {customer_id} was not loaded (this predictor loaded {self.only})")
+        if self.only_customers is not None and customer_id not in self.only_customers:  # the caller's mistake
+            raise ValueError(f"customer {customer_id} was not loaded (this predictor loaded {self.only_customers})")
         return customer_id
 
     def bought(self, customer_id: int) -> list[str]:
