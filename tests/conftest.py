@@ -13,8 +13,8 @@ SAMPLE_CSV = FIXTURES / "shopping_sample.csv"  # 100 real rows of the public fil
 
 TEST_SPARK = SparkSettings(master="local[2]", app_name="shopsense-tests", shuffle_partitions=2)
 ARCHIVE_ROWS = 1000  # the recording run's generated rows: its classes matter, not its data
-# Ingest alone loads all but 5 MiB of the 220 MiB of classes that analyze would add, in about 15 s less
-# (56 vs 71 s, docs/testing.md).
+# The recording runs ingest only: its archive holds all but 5 of the 220 MiB that one with analyze holds, and
+# is recorded in about 15 s less (56 vs 71 s, docs/testing.md).
 ARCHIVE_STAGES = ("generate", "ingest")
 RECORD_ARCHIVE = "SHOPSENSE_TEST_CLASS_ARCHIVE"  # "0": no archive at all (to measure what it saves)
 
