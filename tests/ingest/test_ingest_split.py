@@ -11,7 +11,7 @@ from shopsense import schema
 from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_NUMBER
 from shopsense.ingest.split import COPIES, STATUS, InvariantError, count_outcomes, deduplicate
-from shopsense.ingest.validate import REASONS, typed_column
+from shopsense.ingest.validate import REASON_BITS, reason_mask, typed_column
 
 GOOD = ("1", "30", "Male", "Blouse", "Clothing", "53", "Kentucky", "L", "Gray", "Winter", "3.1", "Yes",
         "Express", "Yes", "Yes", "14", "Venmo", "Fortnightly")
@@ -51,7 +51,7 @@ def test_classified_rows_keep_typed_values_for_clean_rows_and_strings_for_quaran
     clean, bad = by_status["clean"], by_status["quarantined"]
     assert clean["age"] is None and clean[typed_column("age")] == 30  # typed, no string kept
     assert bad["age"] == "abc" and bad[typed_column("age")] is None  # as read, no typed value
-    assert bad[REASONS] == ["non_numeric_age"]
+    assert bad[REASON_BITS] == reason_mask(["non_numeric_age"]) and clean[REASON_BITS] == 0
     # The written outputs: the clean row typed (processed layout), the bad one as read with its reason.
     expected_clean = spark.createDataFrame(
         [(1, 30, "Male", "Blouse", "Clothing", 53.0, "Kentucky", "L", "Gray", "Winter", 3.1, True, "Express",

@@ -6,7 +6,9 @@ from pyspark.testing import assertDataFrameEqual
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD
-from shopsense.ingest.validate import REASON_CODES, REASONS, typed_values, validate, validate_and_type
+from shopsense.ingest.validate import (
+    REASON_BITS, REASON_CODES, REASONS, reason_mask, typed_values, validate, validate_and_type,
+)
 
 RAW_SCHEMA = StructType(
     [StructField(c, StringType()) for c in schema.PROCESSED_COLUMNS] + [StructField(CORRUPT_RECORD, StringType())]
@@ -74,6 +76,16 @@ def test_every_rule_gives_its_reason_code(spark):
     expected = spark.createDataFrame(
         [(*row, _sorted_by_rule(reasons)) for row, (_, reasons) in zip(rows, CASES)], OUT_SCHEMA)
     assertDataFrameEqual(actual, expected)
+
+
+def test_reason_bits_hold_exactly_the_reasons(spark):
+    """validate_and_type gives the reasons as the bits of a long (cheaper to build and cache than an array):
+    one bit per code, for every case above (codes past bit 31 too)."""
+    rows = [raw(**changes) for changes, _ in CASES]
+    bits = [r[REASON_BITS] for r in validate_and_type(spark.createDataFrame(rows, RAW_SCHEMA)).collect()]
+    assert bits == [reason_mask(reasons) for _, reasons in CASES]
+    assert len(REASON_CODES) < 64  # the bits of a long
+    assert reason_mask(["item_category_mismatch"]) == 1 << (len(REASON_CODES) - 1) > 1 << 40
 
 
 def test_reason_codes_are_unique_and_cover_every_column():

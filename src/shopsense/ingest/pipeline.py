@@ -22,7 +22,7 @@ from shopsense.ingest.read import CORRUPT_RECORD, read_header, read_raw, source_
 from shopsense.ingest.split import (
     CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
 )
-from shopsense.ingest.validate import REASONS, typed_values, validate_and_type
+from shopsense.ingest.validate import REASON_BITS, REASONS, reasons_of, typed_values, validate_and_type
 
 RAW_LINE = "raw_line"
 
@@ -41,7 +41,8 @@ def quarantined_rows(classified: DataFrame, sources: tuple[str, ...]) -> DataFra
     """Rejected rows as read (string values, snake_case names): their file (`sources`: read.Header.sources),
     the raw line of malformed rows, the reasons."""
     return classified.where(F.col(STATUS) == QUARANTINED).select(
-        source_file_column(sources), *schema.PROCESSED_COLUMNS, F.col(CORRUPT_RECORD).alias(RAW_LINE), REASONS)
+        source_file_column(sources), *schema.PROCESSED_COLUMNS, F.col(CORRUPT_RECORD).alias(RAW_LINE),
+        reasons_of(F.col(REASON_BITS)).alias(REASONS))
 
 
 def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = None) -> dict:

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_NUMBER
-from shopsense.ingest.validate import REASON_CODES, REASONS, typed_column
+from shopsense.ingest.validate import REASON_BITS, RULES, typed_column
 
 STATUS = "status"
 COPIES = "_copies"  # how many times a distinct row was read
@@ -64,9 +64,9 @@ def classify(validated: DataFrame) -> DataFrame:
     row its strings as read and raw line; the rest is null. Ingestion caches these rows (no row carries both
     forms), and the clean rows are written without parsing them again.
     """
-    quarantined = F.size(REASONS) > 0
+    quarantined = F.col(REASON_BITS) != 0
     return validated.select(
-        SOURCE_NUMBER, COPIES, REASONS,
+        SOURCE_NUMBER, COPIES, REASON_BITS,
         F.when(quarantined, F.lit(QUARANTINED)).otherwise(F.lit(CLEAN)).alias(STATUS),
         *[F.when(quarantined, F.col(c)).alias(c) for c in (*schema.PROCESSED_COLUMNS, CORRUPT_RECORD)],
         *[F.when(~quarantined, F.col(typed_column(c))).alias(typed_column(c)) for c in schema.PROCESSED_COLUMNS],
@@ -74,31 +74,22 @@ def classify(validated: DataFrame) -> DataFrame:
 
 
 def count_outcomes(classified: DataFrame) -> Counts:
-    """All counts in ONE small aggregation: rows per (status, reason code).
-
-    Each row is exploded into its reasons when quarantined (else one row with no reason); its first exploded
-    row (position 0, or null when not exploded) counts the row itself and its copies, every exploded row
-    counts its reason.
-    """
-    exploded = classified.select(
-        STATUS, COPIES, SOURCE_NUMBER,
-        F.posexplode_outer(F.when(F.col(STATUS) == QUARANTINED, F.col(REASONS))).alias("pos", "reason"))
-    first = F.col("pos").isNull() | (F.col("pos") == 0)
-    groups = exploded.groupBy(STATUS, "reason").agg(
-        F.count(F.lit(1)).alias("mentions"),
-        F.sum(F.when(first, 1).otherwise(0)).alias("rows"),
-        F.sum(F.when(first, F.col(COPIES)).otherwise(0)).alias("copies"),
-        F.sum(F.when(first & F.col(SOURCE_NUMBER).isNull(), F.col(COPIES)).otherwise(0)).alias("unnumbered"),
+    """All counts in ONE small aggregation: rows and copies per (status, REASON_BITS), a few hundred groups
+    at most; the reasons are counted from each group's bits."""
+    groups = classified.groupBy(STATUS, REASON_BITS).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(COPIES).alias("copies"),
+        F.sum(F.when(F.col(SOURCE_NUMBER).isNull(), F.col(COPIES)).otherwise(0)).alias("unnumbered"),
     ).collect()
     unnumbered = sum(g["unnumbered"] for g in groups)
     if unnumbered:  # read.read_raw found no number for their file: a bug, never silently a null source_file
         raise InvariantError(f"{unnumbered} rows have no source file number")
     rows = {status: sum(g["rows"] for g in groups if g[STATUS] == status) for status in (CLEAN, QUARANTINED)}
-    reasons = {g["reason"]: g["mentions"] for g in groups if g["reason"] is not None}
+    reasons = {rule.code: sum(g["rows"] for g in groups if g[REASON_BITS] >> i & 1) for i, rule in enumerate(RULES)}
     return Counts(
         rows_read=sum(g["copies"] for g in groups),
         rows_clean=rows[CLEAN],
         rows_quarantined=rows[QUARANTINED],
         rows_duplicate=sum(g["copies"] - g["rows"] for g in groups),
-        reasons={code: reasons[code] for code in REASON_CODES if code in reasons},
+        reasons={code: count for code, count in reasons.items() if count},
     ).check()

@@ -25,6 +25,9 @@ from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD
 
 REASONS = "reasons"
+# The reasons as one long, bit i set when RULES[i] applies (fewer than 64 rules): cheaper to build, cache and
+# test than an array of codes (docs/benchmarks.md, seventeenth round); `reasons_of` gives the codes back.
+REASON_BITS = "_reason_bits"
 # Integers that are not plain longs are parsed as exact decimals, so that "42.0" is accepted and "42.5" is
 # named a fraction.
 _EXACT = DecimalType(38, 9)
@@ -157,13 +160,32 @@ def _condition(rule: Rule) -> Column:
 
 
 def _checked(raw: DataFrame) -> tuple[DataFrame, Column]:
-    """`raw` with each contract value trimmed and parsed once, and the `reasons` expression over them."""
+    """`raw` with each contract value trimmed and parsed once, and the REASON_BITS expression over them."""
     texts = [trimmed_text(F.col(c)).alias(f"_text_{c}") for c in schema.PROCESSED_COLUMNS]
     exact = [_exact(_text_col(c)).alias(f"_exact_{c}") for c in _INTEGER_COLUMNS]
     parsed = raw.select("*", *texts).select(
         "*", *[_parsed(c, _text_col(c)).alias(f"_value_{c}") for c in schema.PROCESSED_COLUMNS], *exact)
-    codes = [F.when(_condition(rule), F.lit(rule.code)) for rule in RULES]
-    return parsed, F.array_compact(F.array(*codes)).alias(REASONS)
+    bits = [F.when(_condition(rule), F.lit(1 << i)).otherwise(F.lit(0)) for i, rule in enumerate(RULES)]
+    return parsed, _bitwise_or(bits).alias(REASON_BITS)
+
+
+def _bitwise_or(columns: list[Column]) -> Column:
+    """The columns OR-ed as a balanced tree (a chain of 45 would nest the generated code 45 levels deep)."""
+    if len(columns) == 1:
+        return columns[0].cast(LongType())
+    middle = len(columns) // 2
+    return _bitwise_or(columns[:middle]).bitwiseOR(_bitwise_or(columns[middle:]))
+
+
+def reason_mask(codes) -> int:
+    """The REASON_BITS of these reason codes: `bits & mask != 0` when a row has any of them."""
+    return sum(1 << REASON_CODES.index(code) for code in set(codes))
+
+
+def reasons_of(bits: Column) -> Column:
+    """The reason codes of REASON_BITS, in RULES order (an empty array for 0)."""
+    return F.array_compact(F.array(*[
+        F.when(bits.bitwiseAND(F.lit(1 << i)) != 0, F.lit(rule.code)) for i, rule in enumerate(RULES)]))
 
 
 def validate(raw: DataFrame) -> DataFrame:
@@ -172,8 +194,8 @@ def validate(raw: DataFrame) -> DataFrame:
     Comparisons with a null side are null, and `when(null)` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
-    parsed, reasons = _checked(raw)
-    return parsed.select(*raw.columns, reasons)
+    parsed, bits = _checked(raw)
+    return parsed.select(*raw.columns, bits).select(*raw.columns, reasons_of(F.col(REASON_BITS)).alias(REASONS))
 
 
 def typed_column(column: str) -> str:
@@ -182,12 +204,12 @@ def typed_column(column: str) -> str:
 
 
 def validate_and_type(raw: DataFrame) -> DataFrame:
-    """`validate`, plus each contract column's processed value (in its processed type, null when invalid)
-    as `typed_column(c)`, from the same parse: whoever needs both the reasons and the typed row parses each
-    value once."""
-    parsed, reasons = _checked(raw)
+    """REASON_BITS (see `reasons_of`), plus each contract column's processed value (in its processed type,
+    null when invalid) as `typed_column(c)`, from the same parse: whoever needs both the reasons and the
+    typed row parses each value once."""
+    parsed, bits = _checked(raw)
     values = [_typed(c.name).alias(typed_column(c.name)) for c in schema.COLUMNS]
-    return parsed.select(*raw.columns, reasons, *values)
+    return parsed.select(*raw.columns, bits, *values)
 
 
 def typed_values() -> list[Column]:
