@@ -42,7 +42,7 @@ def quarantined_rows(classified: DataFrame, sources: tuple[str, ...]) -> DataFra
     the raw line of malformed rows, the reasons."""
     return classified.where(F.col(STATUS) == QUARANTINED).select(
         source_file_column(sources), *schema.PROCESSED_COLUMNS, F.col(CORRUPT_RECORD).alias(RAW_LINE),
-        reasons_of(F.col(REASON_BITS)).alias(REASONS))
+        reasons_of(REASON_BITS).alias(REASONS))
 
 
 def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = None) -> dict:

@@ -19,7 +19,7 @@ from itertools import chain
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, DecimalType, DoubleType, LongType
+from pyspark.sql.types import BooleanType, DecimalType
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD
@@ -63,44 +63,81 @@ RULES: tuple[Rule, ...] = _rules()
 REASON_CODES: tuple[str, ...] = tuple(r.code for r in RULES)
 
 
-# --- parsed values (null when the value is missing or does not parse) ---------------------------------------
+# --- the rules as SQL text -------------------------------------------------------------------------------
+# Each expression is written as Spark SQL text and handed to the JVM in one call per output column. Built
+# with the Column API, ingest's validated and classified rows took about 9,400 Py4J round trips: 2.7-3.2 s
+# of Python before every ingest or stream in a warm session, now 0.5 s (docs/benchmarks.md, eighteenth
+# round). The same expressions, spelled in SQL: the outputs are equal row by row.
+def _name(column: str) -> str:
+    return f"`{column}`"
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _number_literal(value: float) -> str:
+    """A range bound with the type `F.lit` gives it: an int stays integral, a float is a DOUBLE."""
+    return f"{value!r}D" if isinstance(value, float) else str(value)
+
+
+def _map(pairs) -> str:
+    """A constant string map."""
+    return f"map({', '.join(_string(text) for text in chain.from_iterable(pairs))})"
+
+
+def _words(words) -> str:
+    return ", ".join(_string(w) for w in words)
+
+
 def trimmed_text(value: Column) -> Column:
     """Trimmed value, null when empty (what "missing" means in the data contract)."""
     return F.nullif(F.trim(value), F.lit(""))
 
 
-def _number(column: str, value: Column) -> Column:
+def _trimmed_text(column: str) -> str:
+    return f"nullif(trim({_name(column)}), '')"
+
+
+def _text(column: str) -> str:
+    return _name(f"_text_{column}")
+
+
+def _value(column: str) -> str:
+    return _name(f"_value_{column}")
+
+
+def _exact_value(column: str) -> str:
+    return _name(f"_exact_{column}")
+
+
+def _number(column: str, text: str) -> str:
     """The value as a number (a long for integer columns: see `_exact`, double otherwise); null unless finite."""
     if column in _INTEGER_COLUMNS:
-        return value.try_cast(LongType())
-    number = value.try_cast(DoubleType())
-    return F.when(~F.isnan(number) & (F.abs(number) != F.lit(float("inf"))), number)
+        return f"try_cast({text} AS BIGINT)"
+    number = f"try_cast({text} AS DOUBLE)"
+    return f"CASE WHEN NOT isnan({number}) AND abs({number}) != CAST('Infinity' AS DOUBLE) THEN {number} END"
 
 
-def _map(pairs) -> Column:
-    """A constant string map, as one SQL literal (one call to the JVM instead of two per entry)."""
-    quoted = ("'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'" for text in chain.from_iterable(pairs))
-    return F.expr(f"map({', '.join(quoted)})")
-
-
-def _exact(value: Column) -> Column:
+def _exact(text: str) -> str:
     """An integer column's value as an exact decimal, only when it is not a plain integer ("42.0", "42.5",
     "1e3"): most values parse as a long, and decimals of this precision are slow to parse, store and read
     (validating 2M rows: 15% less CPU, docs/benchmarks.md)."""
-    return F.when(value.try_cast(LongType()).isNull(), value.try_cast(_EXACT))
+    return f"CASE WHEN try_cast({text} AS BIGINT) IS NULL THEN try_cast({text} AS {_EXACT.simpleString()}) END"
 
 
-def _canonical(column: str, value: Column) -> Column:
+def _canonical(column: str, text: str) -> str:
     """The vocabulary spelling of a value matched case-insensitively; null when unknown."""
-    return F.try_element_at(_map((w.lower(), w) for w in schema.VOCABULARIES[column]), F.lower(value))
+    return f"try_element_at({_map((w.lower(), w) for w in schema.VOCABULARIES[column])}, lower({text}))"
 
 
-def _boolean(value: Column) -> Column:
-    word = F.lower(value)
-    return F.when(word.isin(*schema.TRUE_VALUES), True).when(word.isin(*schema.FALSE_VALUES), False)
+def _boolean(text: str) -> str:
+    word = f"lower({text})"
+    return (f"CASE WHEN {word} IN ({_words(schema.TRUE_VALUES)}) THEN true "
+            f"WHEN {word} IN ({_words(schema.FALSE_VALUES)}) THEN false END")
 
 
-def _parsed(column: str, text: Column) -> Column:
+def _parsed(column: str, text: str) -> str:
     """The typed, canonical value of a contract column from its trimmed text; null when invalid."""
     if column in schema.NUMERIC_RANGES:
         return _number(column, text)
@@ -111,70 +148,61 @@ def _parsed(column: str, text: Column) -> Column:
     return text
 
 
-# Intermediate columns of `validate`: each value is trimmed and parsed once, then tested by several rules
-# (this keeps the generated code small; Spark does not collapse non-trivial expressions used twice).
-def _text_col(column: str) -> Column:
-    return F.col(f"_text_{column}")
-
-
-def _value_col(column: str) -> Column:
-    return F.col(f"_value_{column}")
-
-
-def _exact_col(column: str) -> Column:
-    return F.col(f"_exact_{column}")
-
-
-def _typed(column: str) -> Column:
+def _typed(column: str) -> str:
     """The processed value of a column (for an integer column its long, else its exact decimal's)."""
-    value = _value_col(column)
+    value = _value(column)
     if column in _INTEGER_COLUMNS:
-        value = F.coalesce(value, _exact_col(column).try_cast(LongType()))
-    return value.try_cast(_TYPES[column])
+        value = f"coalesce({value}, try_cast({_exact_value(column)} AS BIGINT))"
+    return f"try_cast({value} AS {_TYPES[column].simpleString()})"
 
 
-def _condition(rule: Rule) -> Column:
+def _within(value: str, column: str) -> str:
+    low, high = (_number_literal(bound) for bound in schema.NUMERIC_RANGES[column])
+    return f"({value} >= {low} AND {value} <= {high})"
+
+
+def _condition(rule: Rule) -> str:
     if rule.kind == "malformed":
-        return F.col(CORRUPT_RECORD).isNotNull()
+        return f"{_name(CORRUPT_RECORD)} IS NOT NULL"
     if rule.kind == "mismatch":
         category_of_item = _map(schema.CATEGORY_OF_ITEM.items())
-        return F.try_element_at(category_of_item, _value_col("item_purchased")) != _value_col("category")
-    present = _text_col(rule.column).isNotNull()
-    value = _value_col(rule.column)
+        return f"try_element_at({category_of_item}, {_value('item_purchased')}) != {_value('category')}"
+    present = f"{_text(rule.column)} IS NOT NULL"
+    value = _value(rule.column)
     if rule.kind == "missing":
-        return ~present
+        return f"{_text(rule.column)} IS NULL"
     if rule.kind == "non_integer":
-        exact = _exact_col(rule.column)
-        return exact != F.floor(exact)
+        exact = _exact_value(rule.column)
+        return f"{exact} != floor({exact})"
     if rule.kind == "out_of_range":
-        low, high = schema.NUMERIC_RANGES[rule.column]
-        outside = ~value.between(F.lit(low), F.lit(high))
+        outside = f"NOT {_within(value, rule.column)}"
         if rule.column in _INTEGER_COLUMNS:  # at most one of value / exact is set; `true OR null` is true
-            outside = outside | ~_exact_col(rule.column).between(F.lit(low), F.lit(high))
+            outside = f"{outside} OR NOT {_within(_exact_value(rule.column), rule.column)}"
         return outside
     if rule.kind == "non_numeric" and rule.column in _INTEGER_COLUMNS:
-        return present & value.isNull() & _exact_col(rule.column).isNull()
+        return f"{present} AND {value} IS NULL AND {_exact_value(rule.column)} IS NULL"
     if rule.kind in ("non_numeric", "unknown", "non_boolean"):
-        return present & value.isNull()
+        return f"{present} AND {value} IS NULL"
     raise ValueError(f"unknown rule kind {rule.kind}")
 
 
-def _checked(raw: DataFrame) -> tuple[DataFrame, Column]:
-    """`raw` with each contract value trimmed and parsed once, and the REASON_BITS expression over them."""
-    texts = [trimmed_text(F.col(c)).alias(f"_text_{c}") for c in schema.PROCESSED_COLUMNS]
-    exact = [_exact(_text_col(c)).alias(f"_exact_{c}") for c in _INTEGER_COLUMNS]
-    parsed = raw.select("*", *texts).select(
-        "*", *[_parsed(c, _text_col(c)).alias(f"_value_{c}") for c in schema.PROCESSED_COLUMNS], *exact)
-    bits = [F.when(_condition(rule), F.lit(1 << i)).otherwise(F.lit(0)) for i, rule in enumerate(RULES)]
-    return parsed, _bitwise_or(bits).alias(REASON_BITS)
+def _checked(raw: DataFrame) -> tuple[DataFrame, str]:
+    """`raw` with each contract value trimmed and parsed once (so that several rules test one parse, and the
+    generated code stays small), and the REASON_BITS expression over them."""
+    texts = [f"{_trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
+    exact = [f"{_exact(_text(c))} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
+    parsed = raw.selectExpr("*", *texts).selectExpr(
+        "*", *[f"{_parsed(c, _text(c))} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS], *exact)
+    bits = [f"CASE WHEN {_condition(rule)} THEN {1 << i}L ELSE 0L END" for i, rule in enumerate(RULES)]
+    return parsed, f"{_bitwise_or(bits)} AS {_name(REASON_BITS)}"
 
 
-def _bitwise_or(columns: list[Column]) -> Column:
-    """The columns OR-ed as a balanced tree (a chain of 45 would nest the generated code 45 levels deep)."""
-    if len(columns) == 1:
-        return columns[0].cast(LongType())
-    middle = len(columns) // 2
-    return _bitwise_or(columns[:middle]).bitwiseOR(_bitwise_or(columns[middle:]))
+def _bitwise_or(terms: list[str]) -> str:
+    """The terms OR-ed as a balanced tree (a chain of 45 would nest the generated code 45 levels deep)."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return f"({_bitwise_or(terms[:middle])} | {_bitwise_or(terms[middle:])})"
 
 
 def reason_mask(codes) -> int:
@@ -182,20 +210,21 @@ def reason_mask(codes) -> int:
     return sum(1 << REASON_CODES.index(code) for code in set(codes))
 
 
-def reasons_of(bits: Column) -> Column:
-    """The reason codes of REASON_BITS, in RULES order (an empty array for 0)."""
-    return F.array_compact(F.array(*[
-        F.when(bits.bitwiseAND(F.lit(1 << i)) != 0, F.lit(rule.code)) for i, rule in enumerate(RULES)]))
+def reasons_of(bits: str = REASON_BITS) -> Column:
+    """The reason codes of the REASON_BITS column `bits`, in RULES order (an empty array for 0)."""
+    codes = ", ".join(f"CASE WHEN ({_name(bits)} & {1 << i}L) != 0 THEN {_string(rule.code)} END"
+                      for i, rule in enumerate(RULES))
+    return F.expr(f"array_compact(array({codes}))")
 
 
 def validate(raw: DataFrame) -> DataFrame:
     """Add `reasons`: array of the reason codes that apply to each row (empty array = valid row).
 
-    Comparisons with a null side are null, and `when(null)` adds nothing, so each rule only fires on the
+    Comparisons with a null side are null, and `CASE WHEN null` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
     parsed, bits = _checked(raw)
-    return parsed.select(*raw.columns, bits).select(*raw.columns, reasons_of(F.col(REASON_BITS)).alias(REASONS))
+    return parsed.selectExpr(*map(_name, raw.columns), bits).select(*raw.columns, reasons_of().alias(REASONS))
 
 
 def typed_column(column: str) -> str:
@@ -208,8 +237,8 @@ def validate_and_type(raw: DataFrame) -> DataFrame:
     null when invalid) as `typed_column(c)`, from the same parse: whoever needs both the reasons and the
     typed row parses each value once."""
     parsed, bits = _checked(raw)
-    values = [_typed(c.name).alias(typed_column(c.name)) for c in schema.COLUMNS]
-    return parsed.select(*raw.columns, bits, *values)
+    values = [f"{_typed(c.name)} AS {_name(typed_column(c.name))}" for c in schema.COLUMNS]
+    return parsed.selectExpr(*map(_name, raw.columns), bits, *values)
 
 
 def typed_values() -> list[Column]:
