@@ -76,6 +76,11 @@ def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> d
         # 8,000-byte method limit Spark now falls back to its per-operator code, in small methods (the value
         # Spark's documentation recommends on HotSpot; docs/benchmarks.md, fifth round).
         "spark.sql.codegen.hugeMethodLimit": "8000",
+        # PySpark 4 records the Python call site of every Column-API call in the JVM, for error messages:
+        # about 10 more Py4J round trips per call (`F.col`: 13 instead of 3). ShopSense builds its
+        # expressions from thousands of such calls (streaming, per micro-batch); its errors name their
+        # cause without that context (docs/benchmarks.md, eighteenth round). `[spark.extra]` turns it on.
+        "spark.python.sql.dataFrameDebugging.enabled": "false",
     }
     if not launched_by_spark_submit():
         # Under spark-submit its --master and --conf decide: `settings.master` is not the master in use.
