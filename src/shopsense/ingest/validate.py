@@ -77,7 +77,7 @@ def _string(text: str) -> str:
 
 
 def _number_literal(value: float) -> str:
-    """A range bound with the type `F.lit` gives it: an int stays integral, a float is a DOUBLE."""
+    """A range bound as a SQL literal: an int stays an integer, a float is a DOUBLE (not SQL's DECIMAL)."""
     return f"{value!r}D" if isinstance(value, float) else str(value)
 
 
