@@ -90,12 +90,8 @@ def _words(words) -> str:
     return ", ".join(_string(w) for w in words)
 
 
-def trimmed_text(value: Column) -> Column:
-    """Trimmed value, null when empty (what "missing" means in the data contract)."""
-    return F.nullif(F.trim(value), F.lit(""))
-
-
-def _trimmed_text(column: str) -> str:
+def trimmed_text(column: str) -> str:
+    """SQL of a column's trimmed value, null when empty (what "missing" means in the data contract)."""
     return f"nullif(trim({_name(column)}), '')"
 
 
@@ -189,7 +185,7 @@ def _condition(rule: Rule) -> str:
 def _checked(raw: DataFrame) -> tuple[DataFrame, str]:
     """`raw` with each contract value trimmed and parsed once (so that several rules test one parse, and the
     generated code stays small), and the REASON_BITS expression over them."""
-    texts = [f"{_trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
+    texts = [f"{trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
     exact = [f"{_exact(_text(c))} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
     parsed = raw.selectExpr("*", *texts).selectExpr(
         "*", *[f"{_parsed(c, _text(c))} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS], *exact)

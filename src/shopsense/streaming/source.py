@@ -100,7 +100,7 @@ def _key(name: str) -> str:
 
 
 def _text(name: str) -> Column:
-    return trimmed_text(F.col(f"`{name}`"))
+    return F.expr(trimmed_text(name))
 
 
 def _rule_flags() -> dict[str, Column]:
