@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install class-archive run test browser bench clean
+.PHONY: install class-archive run test test-fast browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The JVM class archive (shopsense.class_archive): recorded once per Java + Spark install (a minute or two),
-# then every Spark session starts in about 60% of the time. The benchmark records it first; `make test`
-# records its own, for the suite only, into a temporary folder (tests/conftest.py, docs/testing.md).
+# Opt-in: the JVM class archive (shopsense.class_archive), recorded once per Java + Spark install; sessions map
+# it with `[spark] class_archive = true` in shopsense.toml (docs/benchmarks.md: `python -m benchmarks.jvm_start`).
 class-archive: install
 	$(VENV)/bin/shopsense class-archive --if-missing
 
@@ -29,14 +28,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo -n apt-get install -y -qq chromium >/dev/null 2>&1 || echo "WARNING: chromium missing and cannot be installed: browser tests will be skipped"; fi; }
 
+# Everything, as CI runs it (docs/testing.md).
 test: install browser
 	$(PY) -m pytest
+
+# The edit-test loop: unit and SQL-differential tests; no cluster, browser, subprocess or fresh JVM (< 3 min).
+test-fast: install
+	$(PY) -m pytest -m "not slow"
 
 # ShopSense vs DuckDB (docs/benchmarks.md). `make bench SIZES=1000000 REPS=3`; DOC=docs/benchmarks.md
 # rewrites the results table of that file.
 SIZES ?= 100000 1000000 5000000
 REPS ?= 3
-bench: install class-archive
+bench: install
 	PYTHONPATH=src:. $(PY) -m benchmarks.run --sizes $(SIZES) --reps $(REPS) $(if $(DOC),--doc $(DOC))
 
 clean:

@@ -27,9 +27,7 @@ import psutil
 
 from benchmarks.compare import compare
 from benchmarks.inputs import DIRTY_FRACTION, input_csv
-from shopsense import class_archive
 from shopsense.config import load_config
-from shopsense.spark import check_java
 
 ROOT = Path(__file__).parent
 RESULTS = ROOT / "results"
@@ -138,8 +136,7 @@ def bench_size(rows: int, reps: int, cores: int, work: Path) -> dict:
 def markdown(report: dict) -> str:
     lines = [
         f"{report['machine']['cores']} cores, {report['machine']['memory_gib']:.0f} GiB RAM; medians of the "
-        f"repetitions (reps) per engine and size; Spark {report['machine']['spark']} `local[{report['cores']}]` "
-        f"({'with' if report['machine'].get('class_archive') else 'without'} the JVM class archive), "
+        f"repetitions (reps) per engine and size; Spark {report['machine']['spark']} `local[{report['cores']}]`, "
         f"DuckDB {report['machine']['duckdb']} with `threads={report['cores']}`. Results were checked equal first. "
         "Load avg = the machine's 1-minute load average before the runs (min-max; 2 cores: above 2 means "
         "other processes competed for the CPU).",
@@ -171,10 +168,13 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_doc(doc: Path, table: str) -> None:
-    text = doc.read_text() if doc.exists() else f"# Benchmarks\n\n{DOC_BEGIN}\n{DOC_END}\n"
-    head, rest = text.split(DOC_BEGIN, 1)
-    doc.write_text(f"{head}{DOC_BEGIN}\n{table}{DOC_END}{rest.split(DOC_END, 1)[1]}")
+def update_doc(doc: Path, table: str, begin: str = DOC_BEGIN, end: str = DOC_END) -> None:
+    """Replace the text between the markers `begin` and `end` of `doc` (appended when missing)."""
+    text = doc.read_text() if doc.exists() else ""
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    doc.write_text(f"{head}{begin}\n{table}{end}{rest.split(end, 1)[1]}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -195,9 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cores": args.cores, "dirty_fraction": DIRTY_FRACTION,
         "machine": {"cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / 2**30,
                     "platform": platform.platform(), "python": platform.python_version(),
-                    "spark": pyspark.__version__, "duckdb": duckdb.__version__,
-                    # Spark's sessions map their classes from it when present (`make bench` records it first)
-                    "class_archive": class_archive.archive_path(check_java()).is_file()},
+                    "spark": pyspark.__version__, "duckdb": duckdb.__version__},
         "sizes": [],
     }
     for rows in args.sizes:

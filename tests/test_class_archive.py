@@ -52,6 +52,7 @@ def java_version_with(archive) -> str:
     return done.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_archive_is_ignored_silently(tmp_path):
     # The JVM validates the archive itself; a bad one must neither stop Java nor print warnings to the user.
     broken = tmp_path / "broken.jsa"
@@ -71,6 +72,7 @@ def test_class_archive_if_missing_keeps_an_existing_archive(cache):
     assert path.read_bytes() == b"recorded earlier"
 
 
+@pytest.mark.slow
 def test_an_unwritable_cache_folder_is_one_line_before_any_recording(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")  # a folder below a file cannot be made, even by root
@@ -96,9 +98,8 @@ def test_a_recording_replaces_this_installs_stale_archive_only(cache, monkeypatc
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(class_archive.subprocess, "run", record)
-    archive = class_archive.build(java, rows=300, stages=("generate", "ingest"))
-    assert recordings[0][1:] == ["-m", "shopsense.class_archive", recordings[0][3], recordings[0][4], "300",
-                                 "generate,ingest"]
+    archive = class_archive.build(java)
+    assert recordings[0][1:3] == ["-m", "shopsense.class_archive"]
     assert archive == class_archive.archive_path(java) and archive.read_bytes() == b"recorded"
     # the stale one of this install is gone, another install's stays, no temporary file is left
     assert sorted(p.name for p in cache.iterdir()) == sorted([archive.name, "spark-classes-0123456789ab-0.0-other.jsa"])
@@ -113,15 +114,16 @@ def test_a_failed_recording_is_one_error_and_leaves_nothing(cache, monkeypatch):
     assert list(cache.iterdir()) == []
 
 
+def test_the_default_session_maps_no_archive(spark):
+    assert "SharedArchiveFile" not in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
+
+
 @pytest.mark.slow
-def test_the_recorded_archive_is_mapped_by_every_session_of_the_suite(session_class_archive, spark, tmp_path):
-    """The suite's archive (tests/conftest.py) was recorded by the real `build`; the shared session and a
-    new session both map Spark's classes from it."""
-    archive = session_class_archive
-    if archive is None:
-        pytest.skip("the suite runs without a class archive (SHOPSENSE_TEST_CLASS_ARCHIVE=0)")
+def test_a_recorded_archive_is_mapped_by_a_session_that_asks_for_it(cache, tmp_path):
+    """The one test that records an archive (the real `build`, about half a minute): a new session with
+    `class_archive = true` maps Spark's classes from it."""
+    archive = class_archive.build(check_java())
     assert archive == class_archive.archive_path(check_java()) and archive.stat().st_size > 10 * 2**20
-    assert f"-XX:SharedArchiveFile={archive}" in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
     # a JVM with other jars (here: none) cannot use it, silently, and keeps the JDK's own archive
     assert "sharing" in java_version_with(archive)
 
@@ -129,14 +131,15 @@ def test_the_recorded_archive_is_mapped_by_every_session_of_the_suite(session_cl
     session = textwrap.dedent(f"""
         from shopsense.config import SparkSettings
         from shopsense.spark import get_spark
-        spark = get_spark(SparkSettings(master="local[1]", jvm_options=("-Xlog:class+load=info:file={loaded}",)))
+        spark = get_spark(SparkSettings(master="local[1]", class_archive=True,
+                                        jvm_options=("-Xlog:class+load=info:file={loaded}",)))
         assert spark.range(3).count() == 3
     """)
     done = subprocess.run([sys.executable, "-c", session], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "cds" not in done.stdout
     # The session's Spark classes came from the recorded ("top") archive, not from the jars. Lambdas are
-    # classes the JVM makes at run time (JDK 17 archives few of them); measured: 4,551 of 4,560 others.
+    # classes the JVM makes at run time (JDK 17 archives few of them).
     spark_classes = [line for line in loaded.read_text().splitlines()
                      if "] org.apache.spark." in line and "$$Lambda" not in line]
     from_archive = [line for line in spark_classes if line.endswith("source: shared objects file (top)")]

@@ -16,10 +16,6 @@ def test_session_uses_the_configured_settings(spark):
     assert session is spark
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
-    # per-customer aggregations skip the 65,536-key fast map (docs/benchmarks.md, fifth round)
-    assert spark.conf.get("spark.sql.codegen.aggregate.map.twolevel.enabled") == "false"
-    # no generated method above HotSpot's JIT limit (an interpreted validation doubled ingest)
-    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
     assert spark.range(10).count() == 10
 
 
@@ -37,22 +33,21 @@ def test_building_a_column_costs_few_round_trips_to_the_jvm(spark, monkeypatch):
     assert 0 < len(calls) <= 20, len(calls)  # 44 with PySpark's default
 
 
-def test_a_test_that_changes_the_shared_sessions_settings(spark):
-    """With the next test: tests/conftest.py gives every test the suite's settings, whatever ran before."""
-    get_spark(replace(TEST_SPARK, shuffle_partitions=5))  # as an in-process CLI command does
-    assert spark.conf.get("spark.sql.shuffle.partitions") == "5"
-
-
-def test_the_next_test_has_the_suites_settings_again(spark):
+def test_settings_a_test_changes_are_restored_after_it(spark, settings_kept):
+    """What tests/conftest.py does around every test: whatever a test (e.g. an in-process CLI command) does to
+    the shared session's settings, the next test finds the suite's settings."""
+    with settings_kept():
+        get_spark(replace(TEST_SPARK, shuffle_partitions=5))
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "5"
     assert spark.conf.get("spark.sql.shuffle.partitions") == str(TEST_SPARK.shuffle_partitions)
 
 
-def test_shuffle_files_are_compressed_only_on_a_cluster():
-    # local mode: shuffle files stay on this machine, compressing them only costs CPU (docs/benchmarks.md)
+def test_local_only_settings_stay_off_a_cluster():
+    # settings that only make sense when every executor is on this machine never reach a cluster's executors
     local = spark_module.spark_conf(TEST_SPARK)
-    assert local["spark.shuffle.compress"] == local["spark.shuffle.spill.compress"] == "false"
     cluster = spark_module.spark_conf(replace(TEST_SPARK, master="spark://example:7077"))
-    assert "spark.shuffle.compress" not in cluster and "spark.shuffle.spill.compress" not in cluster
+    assert set(spark_module._master_dependent_conf("local[2]")) <= set(local)
+    assert not set(spark_module._master_dependent_conf("local[2]")) & set(cluster)
 
 
 def test_spark_submit_keeps_its_master_dependent_settings(monkeypatch):

@@ -1,16 +1,19 @@
-"""The JVM class archive: Spark's classes mapped from one file instead of loaded, parsed and verified anew.
+"""The JVM class archive (opt-in): Spark's classes mapped from one file instead of loaded, parsed and verified.
 
-A Spark session and its first small job load about 17,000 classes (measured with `-Xlog:class+load`:
-16,918), most of them from Spark's jars; the first runs of ingest and analyze load thousands more. Java's
+A Spark session and its first small jobs load about 17,000 classes, most of them from Spark's jars. Java's
 class-data sharing (AppCDS) stores them once, parsed and verified, in an archive that later JVMs map into
-memory. `shopsense class-archive` records one: it runs a small ingest + analyze in a child process whose
-JVM writes the archive of every class it loaded when it exits (`-XX:ArchiveClassesAtExit`). Each later
-session starts with `-XX:SharedArchiveFile` (docs/benchmarks.md, twelfth round: start-up 8.4 -> 4.9 s).
+memory. `shopsense class-archive` records one: a child process runs a small fixed Spark workload (`workload`)
+whose JVM writes the archive of every class it loaded when it exits (`-XX:ArchiveClassesAtExit`). With the
+setting `[spark] class_archive = true` each later session starts with `-XX:SharedArchiveFile`: a cold
+session plus a few small jobs takes 0.62x the time (`python -m benchmarks.jvm_start`, docs/benchmarks.md).
+It is off by default: it costs a recording and ~175 MiB per Java + Spark install, and a long run gains little.
 
 The archive is only valid for the exact Java and jars it was recorded with. Its file name carries a key of
 both (the `java` binary and jars folder, and the name, size and time of every jar), so an upgrade simply
 finds no archive; and the JVM checks the archive again itself, falling back silently to normal class
 loading (the warning is switched off: a missing speed-up is not the user's problem).
+
+This module depends on pyspark only (not on shopsense.spark, which uses it): no import cycle.
 """
 from __future__ import annotations
 
@@ -25,9 +28,6 @@ from shopsense.errors import ShopSenseError
 
 ENV_CACHE_DIR = "SHOPSENSE_CACHE_DIR"
 PREFIX = "spark-classes-"
-# What the recording run does: the stages whose classes later runs load (streaming, training and the app
-# reuse most of them). Measured: 5,000 rows without `train` 128 s; 20,000 rows with it 195 s.
-RECORDED_STAGES = ("generate", "ingest", "analyze")
 
 
 def cache_dir() -> Path:
@@ -70,8 +70,8 @@ def use_options(archive: Path) -> list[str]:
     return [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
 
 
-def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGES) -> Path:
-    """Record the archive for `java` (see the module doc); return its path. Takes a minute or two.
+def build(java: str) -> Path:
+    """Record the archive for `java` (see the module doc); return its path. Takes about half a minute.
 
     The JVM writes the archive into a temporary file when it exits; the file is renamed into place only
     when complete, so a session never maps a half-written archive. Earlier archives of the same install
@@ -79,12 +79,11 @@ def build(java: str, rows: int = 5_000, stages: tuple[str, ...] = RECORDED_STAGE
     """
     target = archive_path(java)
     _check_writable(target.parent)
-    with tempfile.TemporaryDirectory(prefix="class-archive-") as home:
+    with tempfile.TemporaryDirectory(prefix="class-archive-") as scratch:
         recording = target.parent / f".{target.name}.{os.getpid()}.tmp"
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "shopsense.class_archive", str(recording), home, str(rows), ",".join(stages)],
-                capture_output=True, text=True)
+            done = subprocess.run([sys.executable, "-m", "shopsense.class_archive", str(recording), scratch],
+                                  capture_output=True, text=True)
             if done.returncode != 0 or not recording.is_file():
                 tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
                 raise ShopSenseError("recording the class archive failed: " + " / ".join(tail))
@@ -108,26 +107,37 @@ def _check_writable(folder: Path) -> None:
                              f"set {ENV_CACHE_DIR} to a writable folder") from None
 
 
-def _record(recording: str, home: str, rows: int, stages: list[str]) -> None:
-    """In the child process: a representative run whose JVM writes the archive of its classes at exit."""
-    from rich.console import Console
+def workload(spark, scratch: str) -> None:
+    """The recorded (and benchmarked) Spark work: what every ShopSense command does first, in small: a
+    DataFrame from pandas through Arrow, an aggregation with a shuffle, a Parquet write and read, SQL."""
+    import pandas as pd
 
-    from shopsense.config import SparkSettings, load_config
-    from shopsense.pipeline import run_pipeline
+    frame = spark.createDataFrame(pd.DataFrame({"customer": [i % 50 for i in range(2000)],
+                                                "amount": [float(i % 97) for i in range(2000)]}))
+    frame.groupBy("customer").sum("amount").collect()
+    table = str(Path(scratch) / "table")
+    frame.write.mode("overwrite").parquet(table)
+    spark.read.parquet(table).createOrReplaceTempView("purchases")
+    spark.sql("SELECT customer, avg(amount) FROM purchases GROUP BY customer ORDER BY 2 DESC LIMIT 5").toPandas()
 
-    settings = SparkSettings(log_file=str(Path(home) / "spark.log"), class_archive=False,
-                             jvm_options=(f"-XX:ArchiveClassesAtExit={recording}",))
-    config = load_config(home=Path(home)).with_overrides(spark=settings, default_rows=rows)
-    with open(os.devnull, "w") as quiet:
-        run_pipeline(config, only=stages, console=Console(file=quiet))
+
+def _record(recording: str, scratch: str) -> None:
+    """In the child process: the workload in a local session whose JVM writes the archive at exit."""
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    spark = (SparkSession.builder.master("local[2]").appName("shopsense-class-archive")
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.driver.extraJavaOptions", f"-XX:ArchiveClassesAtExit={recording}")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    workload(spark, scratch)
     jvm = SparkContext._gateway.proc
-    SparkSession.getActiveSession().stop()
+    spark.stop()
     jvm.stdin.close()  # Spark's gateway exits on end of input; the JVM writes the archive on its way out
     jvm.wait()
 
 
 if __name__ == "__main__":
-    _record(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","))
+    _record(sys.argv[1], sys.argv[2])

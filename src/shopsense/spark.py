@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
-from shopsense import class_archive
 from shopsense.config import SparkSettings
 
 SUPPORTED_JAVA = (17, 21)
@@ -68,18 +67,18 @@ def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> d
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # The suite's big aggregations are per customer (millions of groups): Spark's first-level "fast" hash
         # map holds 65,536 keys, so nearly every row probed it in vain before the real map. Off: analyze at
-        # 5M rows 79.7 / 73.2 s -> 66.2 / 64.7 s (docs/benchmarks.md, fifth round).
+        # 5M rows 79.7 / 73.2 s -> 66.2 / 64.7 s (docs/benchmarks.md).
         "spark.sql.codegen.aggregate.map.twolevel.enabled": "false",
         # Whole-stage code for ingest's ~60 validation rules is one 13.5 KB method: C2 always gave up on it
         # ("out of nodes") and C1 sometimes too ("out of virtual registers"); then it was interpreted and
         # ingest took twice as long (1 of 3 cold 5M-row runs: 152.7 s vs 76.9-86.7 s). Above HotSpot's
         # 8,000-byte method limit Spark now falls back to its per-operator code, in small methods (the value
-        # Spark's documentation recommends on HotSpot; docs/benchmarks.md, fifth round).
+        # Spark's documentation recommends on HotSpot; docs/benchmarks.md).
         "spark.sql.codegen.hugeMethodLimit": "8000",
         # PySpark 4 records the Python call site of every Column-API call in the JVM, for error messages:
         # about 10 more Py4J round trips per call (`F.col`: 13 instead of 3). ShopSense builds its
         # expressions from thousands of such calls (streaming, per micro-batch); its errors name their
-        # cause without that context (docs/benchmarks.md, eighteenth round). `[spark.extra]` turns it on.
+        # cause without that context (docs/benchmarks.md). `[spark.extra]` turns it on.
         "spark.python.sql.dataFrameDebugging.enabled": "false",
     }
     if not launched_by_spark_submit():
@@ -92,7 +91,7 @@ def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> d
     # Batch work favours throughput over short pauses (ParallelGC), and a cold run spends much of its CPU in
     # the JIT compilers (88 CPU s of a 5M-row run): compiling only hotter methods (CompileThresholdScaling)
     # leaves more CPU for the data.
-    # Both measured end to end at 5M rows, fresh processes, in docs/benchmarks.md (fourth round).
+    # Both measured end to end at 5M rows, fresh processes (docs/benchmarks.md).
     java_options = ["-XX:-DontCompileHugeMethods", "-XX:+UseParallelGC", "-XX:CompileThresholdScaling=4"]
     conf["spark.executor.extraJavaOptions"] = " ".join(java_options)
     java_options += [*driver_options, *settings.jvm_options]
@@ -124,7 +123,11 @@ def get_spark(settings: SparkSettings | None = None):
     if not launched_by_spark_submit():
         # Under spark-submit the JVM already runs with spark-submit's --master; do not override it.
         builder = builder.master(settings.master)
-    archive = class_archive.use_options(class_archive.archive_path(java)) if settings.class_archive else []
+    archive = []
+    if settings.class_archive:
+        from shopsense import class_archive
+
+        archive = class_archive.use_options(class_archive.archive_path(java))
     for key, value in spark_conf(settings, archive).items():
         builder = builder.config(key, value)
     with _jvm_stderr_to(settings.log_file):

@@ -61,7 +61,7 @@ def running_app(trained_config):
 
 
 @pytest.fixture(scope="session")
-def empty_app(tmp_path_factory, session_class_archive):
+def empty_app(tmp_path_factory):
     """The app started on a home without models or reports."""
     from shopsense.app.child import AppProcess
 
