@@ -190,14 +190,14 @@ def profile_sql(view: str) -> str:
     """
 
 
-def analyze(con: duckdb.DuckDBPyConnection, config: Config) -> dict:
+def analyze(con: duckdb.DuckDBPyConnection, config: Config) -> eda.Kpis:
     """Read the processed Parquet once into a table, then everything `shopsense analyze` produces."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {VIEW} AS "
                 f"SELECT {', '.join(COLS)} FROM read_parquet('{config.processed_dir}/*.parquet')")
     totals = con.execute(eda.totals_sql(VIEW)).df().iloc[0].to_dict()
     profile = con.execute(profile_sql(VIEW)).df()[eda.PROFILE_COLUMNS]
     kpis = eda.kpis(totals, profile)
-    write_json(kpis, config.kpis_json)
+    write_json(kpis.as_json(), config.kpis_json)
     config.distributions_csv.parent.mkdir(parents=True, exist_ok=True)
     profile.to_csv(config.distributions_csv, index=False)
     plots = write_plots(profile, kpis, config.plots_dir)

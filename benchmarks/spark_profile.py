@@ -109,7 +109,7 @@ def main() -> None:
 
     from shopsense.analytics import eda
     from shopsense.analytics.basket import basket_stats
-    from shopsense.analytics.pipeline import analyze, load_purchases
+    from shopsense.analytics.stage import analyze, load_purchases
     from shopsense.analytics.queries import QUERIES, VIEW, release, run_query, save_csv
     from shopsense.ingest.pipeline import ingest
     from shopsense.spark import get_spark

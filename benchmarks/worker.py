@@ -36,7 +36,7 @@ def spark_jobs(spark, group: str) -> dict:
 
 
 # Thread-name prefixes (Linux keeps the first 15 characters) of the JVM's CPU consumers. A cold run's JIT
-# compilers cost about 75 CPU s whatever the size (docs/benchmarks.md, twelfth and thirteenth rounds).
+# compilers cost about 75 CPU s whatever the size (docs/benchmarks.md).
 THREAD_GROUPS = (("tasks", "Executor task"), ("jit_c2", "C2 Compiler"), ("jit_c1", "C1 Compiler"),
                  ("gc", "GC Thread"))
 
@@ -57,7 +57,7 @@ def jvm_thread_cpu(pid: int, proc: Path = Path("/proc")) -> dict[str, float]:
 
 
 def run_spark(csv: Path, home: Path, cores: int) -> dict:
-    from shopsense.analytics.pipeline import analyze
+    from shopsense.analytics.stage import analyze
     from shopsense.ingest.pipeline import ingest
     from shopsense.spark import get_spark
 

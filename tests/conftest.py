@@ -1,7 +1,6 @@
 """Shared fixtures: ONE local SparkSession for the whole test session, and small generated data."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_CSV = FIXTURES / "shopping_sample.csv"  # 100 real rows of the public file
 
 TEST_SPARK = SparkSettings(master="local[2]", app_name="shopsense-tests", shuffle_partitions=2)
-ARCHIVE_ROWS = 1000  # the recording run's generated rows: its classes matter, not its data
-# The recording runs ingest only: its archive holds all but 5 of the 220 MiB that one with analyze holds, and
-# is recorded in about 15 s less (56 vs 71 s, docs/testing.md).
-ARCHIVE_STAGES = ("generate", "ingest")
-RECORD_ARCHIVE = "SHOPSENSE_TEST_CLASS_ARCHIVE"  # "0": no archive at all (to measure what it saves)
-
-
-@pytest.fixture(autouse=True)
-def class_archive_before_any_jvm(request):
-    """Records the suite's class archive before the first slow (end-to-end, subprocess) test. The shared
-    session asks for it itself (`spark` below; session fixtures start before this one). A run of fast
-    pure-Python tests records nothing."""
-    if request.node.get_closest_marker("slow"):
-        request.getfixturevalue("session_class_archive")
 
 
 @pytest.fixture(scope="session")
@@ -70,27 +55,7 @@ def spark_settings_restored(request):
 
 
 @pytest.fixture(scope="session")
-def session_class_archive():
-    """The JVM class archive, recorded once (about a minute) into the session's own cache folder: the real
-    test of `shopsense class-archive` (tests/test_class_archive.py), and every later JVM of the suite maps
-    it (the shared session, the CLI subprocesses, the app, the cluster's driver; what they gain is small,
-    docs/testing.md). The user's cache is left alone."""
-    import shutil
-    import tempfile
-
-    from shopsense import class_archive
-    from shopsense.spark import check_java
-
-    folder = Path(tempfile.mkdtemp(prefix="shopsense-test-cache-"))
-    record = os.environ.get(RECORD_ARCHIVE, "1") != "0"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv(class_archive.ENV_CACHE_DIR, str(folder))  # inherited by every subprocess
-        yield class_archive.build(check_java(), rows=ARCHIVE_ROWS, stages=ARCHIVE_STAGES) if record else None
-    shutil.rmtree(folder, ignore_errors=True)  # 220 MiB
-
-
-@pytest.fixture(scope="session")
-def spark(session_class_archive):
+def spark():
     from shopsense.spark import get_spark
 
     session = get_spark(TEST_SPARK)
@@ -169,16 +134,16 @@ PIPELINE_DIRTY = 0.02  # bad rows of every kind: the quarantine runs end to end 
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, spark):
-    """(config, stage results, printed text) of `run_pipeline` with every stage on generated default data.
-    tests/test_pipeline.py checks it; the cluster test compares a cluster run with it (local mode)."""
+    """(config, stage results, printed text) of `run_stages` with every stage on generated default data.
+    tests/test_run.py checks it; the cluster test compares a cluster run with it (local mode)."""
     import io
 
     from rich.console import Console
 
-    from shopsense.pipeline import run_pipeline
+    from shopsense.run import run_stages
 
     config = load_config(home=tmp_path_factory.mktemp("run")).with_overrides(
-        spark=TEST_SPARK, default_rows=PIPELINE_ROWS, default_dirty_fraction=PIPELINE_DIRTY, ml=TINY_ML)
+        spark=TEST_SPARK, run_rows=PIPELINE_ROWS, default_dirty_fraction=PIPELINE_DIRTY, ml=TINY_ML)
     out = io.StringIO()
-    results = run_pipeline(config, console=Console(file=out, width=240))
+    results = run_stages(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()

@@ -9,7 +9,7 @@ from shopsense.config import CONFIG_FILE, DEFAULT_ROWS, ENV_MASTER, Config, MLSe
 from shopsense.errors import ShopSenseError
 
 SETTINGS = """
-default_rows = 1000
+run_rows = 1000
 correlation_threshold = 1
 [spark]
 master = "local[1]"
@@ -25,7 +25,7 @@ season_num_trees = 5
 def test_defaults_without_a_settings_file(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_MASTER, raising=False)
     config = load_config(home=tmp_path)
-    assert config.default_rows == DEFAULT_ROWS and config.spark.master == "local[*]"
+    assert config.run_rows == DEFAULT_ROWS and config.spark.master == "local[*]"
     assert config.processed_dir == tmp_path / "data" / "processed" / "shopping"
 
 
@@ -33,7 +33,7 @@ def test_settings_file_values_are_typed_and_applied(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_MASTER, raising=False)
     (tmp_path / CONFIG_FILE).write_text(SETTINGS)
     config = load_config(home=tmp_path)
-    assert config.default_rows == 1000
+    assert config.run_rows == 1000
     assert config.correlation_threshold == 1.0 and isinstance(config.correlation_threshold, float)
     assert config.spark.shuffle_partitions == 4 and config.spark.master == "local[1]"
     assert config.spark.extra == {"spark.executor.memory": "1g"}
@@ -51,12 +51,12 @@ def test_environment_and_arguments_win_over_the_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize("text, message", [
     ("rows = 5\n", "unknown setting 'rows'"),
     ("[ml]\nnum_trees = 3\n", r"\[ml\]: unknown setting 'num_trees'"),
-    ('default_rows = "many"\n', "'default_rows' must be int"),
-    ("default_rows = true\n", "'default_rows' must be int"),
+    ('run_rows = "many"\n', "'run_rows' must be int"),
+    ("run_rows = true\n", "'run_rows' must be int"),
     ("[spark]\nshuffle_partitions = 2.5\n", "'shuffle_partitions' must be int"),
     ("spark = 3\n", r"\[spark\] must be a table"),
     ("[spark.extra]\n\"spark.x\" = 1\n", "must map Spark settings to strings"),
-    ("default_rows =\n", "not valid TOML"),
+    ("run_rows =\n", "not valid TOML"),
 ])
 def test_settings_file_mistakes_are_one_clear_error(tmp_path, text, message):
     (tmp_path / CONFIG_FILE).write_text(text)
@@ -66,7 +66,7 @@ def test_settings_file_mistakes_are_one_clear_error(tmp_path, text, message):
 
 @pytest.mark.parametrize("text, message", [
     ("default_dirty_fraction = 2\n", r"'default_dirty_fraction' must be between 0 and 1, got 2.0"),
-    ("default_rows = 0\n", "'default_rows' must be at least 1, got 0"),
+    ("run_rows = 0\n", "'run_rows' must be at least 1, got 0"),
     ("correlation_threshold = -0.1\n", "'correlation_threshold' must be between 0 and 1"),
     ("app_port = 70000\n", "'app_port' must be between 1 and 65535"),
     ("stream_anomaly_z = 0\n", "'stream_anomaly_z' must be above 0"),
@@ -102,3 +102,12 @@ def test_settings_built_in_code_are_checked_too(tmp_path):
         MLSettings(als_rank=0)
     with pytest.raises(ShopSenseError, match="^setting 'analyze_concurrent_queries' must be at least 1"):
         Config(home=tmp_path).with_overrides(analyze_concurrent_queries=0)
+
+
+def test_the_old_name_of_run_rows_is_read_with_a_warning(tmp_path, capsys):
+    (tmp_path / CONFIG_FILE).write_text("default_rows = 300\n")
+    assert load_config(home=tmp_path).run_rows == 300
+    assert "setting 'default_rows' is now called 'run_rows'" in capsys.readouterr().err
+    (tmp_path / CONFIG_FILE).write_text("default_rows = 300\nrun_rows = 400\n")
+    with pytest.raises(ShopSenseError, match="'default_rows' is the old name of 'run_rows': keep only 'run_rows'"):
+        load_config(home=tmp_path)

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from shopsense.generate import generate
-from shopsense.pipeline import STAGE_NAMES, StageFailed, run_pipeline
+from shopsense.run import STAGE_NAMES, StageFailed, run_stages
 from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS, SAMPLE_CSV, TINY_ML
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def run(config, **kwargs) -> tuple[dict, str]:
     out = io.StringIO()
-    results = run_pipeline(config, console=Console(file=out, width=240), **kwargs)
+    results = run_stages(config, console=Console(file=out, width=240), **kwargs)
     return results, out.getvalue()
 
 

@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from shopsense.pipeline import StageResult, run_pipeline, summary_table
+from shopsense.run import StageResult, run_stages, summary_table
 
 
 def printed(renderable, width: int = 80) -> str:
@@ -15,9 +15,9 @@ def printed(renderable, width: int = 80) -> str:
 
 
 def test_a_log_gets_a_line_per_stage_and_whole_paths(config):
-    deep = config.with_overrides(default_rows=200)  # pytest's tmp_path makes the CSV path ~80+ characters
+    deep = config.with_overrides(run_rows=200)  # pytest's tmp_path makes the CSV path ~80+ characters
     out = io.StringIO()
-    run_pipeline(deep, only=["generate"], console=Console(file=out, width=80))
+    run_stages(deep, only=["generate"], console=Console(file=out, width=80))
     text = out.getvalue()
     lines = text.splitlines()
     assert "generate: generate the embedded default data ..." in lines

@@ -76,14 +76,14 @@ def run_all(
                                        help=f"Seed of the generated data and of the models (default: {DEFAULT_SEED})."),
 ) -> None:
     """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
-    from shopsense.pipeline import run_pipeline
+    from shopsense.run import run_stages
 
     config = config_of(ctx)
     if rows is not None:
-        config = config.with_overrides(default_rows=rows)
+        config = config.with_overrides(run_rows=rows)
     if seed is not None:
         config = config.with_overrides(default_seed=seed, ml=replace(config.ml, seed=seed))
-    run_pipeline(config, input, _stage_list(only), _stage_list(skip))
+    run_stages(config, input, _stage_list(only), _stage_list(skip))
 
 
 # --- ingestion (shopsense.ingest) -------------------------------------------------------------------------
@@ -142,8 +142,7 @@ def analyze(
         help="Market basket: minimum share of baskets holding a pair (default: config basket_min_support)."),
 ) -> None:
     """EDA, KPIs, plots, the analytical SQL suite and reports/report.html from the processed data."""
-    from shopsense.analytics.eda import format_kpis
-    from shopsense.analytics.pipeline import analyze as run_analysis
+    from shopsense.analytics.stage import analyze as run_analysis
     from shopsense.io import require_processed
     from shopsense.spark import get_spark
 
@@ -152,7 +151,7 @@ def analyze(
         config = config.with_overrides(basket_min_support=min_support)
     require_processed(config)  # fail fast, before starting Spark
     analysis = run_analysis(get_spark(config.spark), config)
-    for line in format_kpis(analysis.kpis):
+    for line in analysis.kpis.lines():
         typer.echo(f"  {line}")
     for stats in analysis.baskets.values():
         typer.echo(f"market basket: {stats.message}")
@@ -225,8 +224,8 @@ def app_command(
 def class_archive_command(
     if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when the archive already exists."),
 ) -> None:
-    """Record the JVM class archive of this Java and Spark install (a minute or two, once): every later
-    Spark session starts in about 60% of the time."""
+    """Record the JVM class archive of this Java and Spark install (about half a minute, once). With
+    `[spark] class_archive = true` in shopsense.toml a cold Spark session then starts in about 0.6x the time."""
     import time
 
     from shopsense import class_archive
@@ -240,7 +239,8 @@ def class_archive_command(
     started = time.monotonic()
     path = class_archive.build(java)
     typer.echo(f"wrote the class archive {path} ({path.stat().st_size / 2**20:,.0f} MiB) "
-               f"in {time.monotonic() - started:.0f} s")
+               f"in {time.monotonic() - started:.0f} s; sessions use it with `[spark] class_archive = true` "
+               "in shopsense.toml")
 
 
 # --- streaming: `shopsense stream simulate | run` (shopsense.streaming, docs/streaming.md) ----------------

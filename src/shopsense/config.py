@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -62,9 +63,9 @@ class SparkSettings:
     log_level: str = "ERROR"
     # Where the JVM's own stderr goes (None: the terminal). The CLI sets it to logs/spark.log.
     log_file: str | None = None
-    # Map Spark's classes from the class archive of `shopsense class-archive` when it exists (60% of the
-    # start-up; shopsense.class_archive, docs/benchmarks.md).
-    class_archive: bool = True
+    # Map Spark's classes from the archive `shopsense class-archive` records, when it exists: a cold session
+    # and its first small jobs in 0.62x the time (shopsense.class_archive, docs/benchmarks.md). Opt-in.
+    class_archive: bool = False
     jvm_options: tuple[str, ...] = ()  # more JVM options for the driver (e.g. a profiler's)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -111,7 +112,7 @@ class MLSettings:
 class Config:
     home: Path
     spark: SparkSettings = field(default_factory=SparkSettings)
-    default_rows: int = DEFAULT_ROWS
+    run_rows: int = DEFAULT_ROWS  # rows of the data `shopsense run` generates when it is given no --input
     default_seed: int = DEFAULT_SEED
     # Share of the generated default rows replaced by bad ones (the kinds of shopsense.generate.DIRTY_KINDS),
     # so that `shopsense run` shows the quarantine at work; 0 gives a clean file like the public one.
@@ -124,10 +125,10 @@ class Config:
     basket_min_multi_item_share: float = 0.05
     # `analyze` caches the log hash-partitioned by customer, one partition per this many rows (at least
     # spark.shuffle_partitions): per-customer aggregations and the basket self-join then need no shuffle,
-    # and each partition's per-customer hash table stays in memory (docs/benchmarks.md, third round).
+    # and each partition's per-customer hash table stays in memory (docs/benchmarks.md).
     analyze_rows_per_partition: int = 150_000
     # Queries of the SQL suite run at once: many of their stages keep only one core busy (NTILE over all
-    # customers, final sorts, result collection), so two at a time fill the gaps (docs/benchmarks.md, sixth round).
+    # customers, final sorts, result collection), so two at a time fill the gaps (docs/benchmarks.md).
     analyze_concurrent_queries: int = 2
     # Long query results (e.g. one row per customer) show only their first rows in report.html.
     report_max_table_rows: int = 25
@@ -172,7 +173,7 @@ class Config:
 
     def __post_init__(self) -> None:
         check_settings(self, {
-            "default_rows": AT_LEAST_1, "default_dirty_fraction": SHARE, "correlation_threshold": SHARE,
+            "run_rows": AT_LEAST_1, "default_dirty_fraction": SHARE, "correlation_threshold": SHARE,
             "basket_min_support": SHARE, "basket_min_multi_item_share": SHARE,
             "analyze_rows_per_partition": AT_LEAST_1, "analyze_concurrent_queries": AT_LEAST_1,
             "report_max_table_rows": AT_LEAST_1, "app_port": Limit(1, 65535), "app_concurrency": AT_LEAST_1,
@@ -295,6 +296,10 @@ class Config:
 CONFIG_FILE = "shopsense.toml"
 
 
+# Settings read under their old name too, with a warning: old name -> current name.
+RENAMED_SETTINGS = {"default_rows": "run_rows"}
+
+
 def _from_table(cls, table: dict, where: str, tables: tuple[str, ...] = ()) -> dict:
     """Keyword arguments of dataclass `cls` from a TOML table (`tables`: keys of sub-tables the caller
     reads itself). Unknown keys and wrong types are user errors; `home` is where the file is, not a setting."""
@@ -303,6 +308,13 @@ def _from_table(cls, table: dict, where: str, tables: tuple[str, ...] = ()) -> d
     for key, value in table.items():
         if key in tables:
             continue
+        if key in RENAMED_SETTINGS and RENAMED_SETTINGS[key] in known:
+            new = RENAMED_SETTINGS[key]
+            if new in table:
+                raise ShopSenseError(f"{where}: '{key}' is the old name of '{new}': keep only '{new}'")
+            print(f"warning: {where}: setting '{key}' is now called '{new}'; the old name still works but "
+                  "will be removed: rename it", file=sys.stderr)
+            key = new
         if key not in known:
             raise ShopSenseError(f"{where}: unknown setting '{key}'; known: {', '.join(sorted(known))}")
         spec = known[key]

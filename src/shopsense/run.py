@@ -56,7 +56,7 @@ class StageFailed(ShopSenseError):
 def _generate(ctx: RunContext) -> StageResult:
     from shopsense.generate import generate, write_csv
 
-    rows, seed, dirty = ctx.config.default_rows, ctx.config.default_seed, ctx.config.default_dirty_fraction
+    rows, seed, dirty = ctx.config.run_rows, ctx.config.default_seed, ctx.config.default_dirty_fraction
     generated = generate(rows, seed, dirty_fraction=dirty)
     path = write_csv(generated, ctx.input_csv)
     planted = f", {sum(generated.dirty_kinds.values()):,} of them bad" if dirty else ""
@@ -75,13 +75,12 @@ def _ingest(ctx: RunContext) -> StageResult:
 
 
 def _analyze(ctx: RunContext) -> StageResult:
-    from shopsense.analytics.eda import format_kpis
-    from shopsense.analytics.pipeline import analyze
+    from shopsense.analytics.stage import analyze
 
     a = analyze(ctx.spark, ctx.config)
     return StageResult(
-        rows_in=a.kpis["rows"], notes=[
-            *format_kpis(a.kpis)[1:7],
+        rows_in=a.kpis.rows, notes=[
+            *a.kpis.lines(include_rows=False),
             f"{len(a.results)} query results, {len(a.plots)} plots",
             *(f"basket: {b.message}" for b in a.baskets.values()),
         ], outputs={"report": a.report})
@@ -152,7 +151,7 @@ def select_stages(only: list[str] | None, skip: list[str] | None, user_input: bo
     return chosen
 
 
-def run_pipeline(config: Config, input_csv: str | Path | None = None, only: list[str] | None = None,
+def run_stages(config: Config, input_csv: str | Path | None = None, only: list[str] | None = None,
                  skip: list[str] | None = None, console: Console | None = None) -> dict[str, StageResult]:
     from shopsense.ingest.read import check_local_input
 
@@ -193,7 +192,7 @@ def stage_progress(console: Console):
 
 
 class StageLines:
-    """The part of rich's `Progress` that `run_pipeline` uses, as plain lines."""
+    """The part of rich's `Progress` that `run_stages` uses, as plain lines."""
 
     def __init__(self, console: Console):
         self.console = console

@@ -11,7 +11,7 @@ import pytest
 
 from shopsense.analytics import eda
 from shopsense.analytics.basket import basket_stats, fpgrowth_pair_rules
-from shopsense.analytics.pipeline import run_suite
+from shopsense.analytics.stage import run_suite
 from shopsense.analytics.queries import BASKET_CATEGORIES, BASKET_ITEMS, VIEW, run_query
 from shopsense.analytics.report import render_report
 from shopsense.generate import STYLE_ITEMS, to_processed_frame

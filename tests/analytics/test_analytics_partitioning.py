@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from shopsense.analytics import eda
-from shopsense.analytics.pipeline import load_purchases
+from shopsense.analytics.stage import load_purchases
 from shopsense.analytics.queries import VIEW
 
 

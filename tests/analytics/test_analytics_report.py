@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from shopsense.analytics import plots
+from shopsense.analytics.eda import Kpis
 from shopsense.analytics.plots import BAR_SPECS
-from shopsense.analytics.queries import QUERIES, parse_header, render_sql
+from shopsense.analytics.queries import QUERIES, QueryResult, parse_header, render_sql
+from shopsense.analytics.report import render_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -77,7 +79,7 @@ def test_every_plot_has_titles_axis_labels_and_units(analysis, monkeypatch, tmp_
     """Redraw the plots from the saved distributions and KPIs and read every figure before it is saved."""
     config, _ = analysis
     profile = pd.read_csv(config.distributions_csv, dtype={"value": str})
-    kpis = json.loads(config.kpis_json.read_text())
+    kpis = Kpis.from_json(json.loads(config.kpis_json.read_text()))
     figures = {}
     save = plots._save
 
@@ -113,15 +115,29 @@ def test_report_is_self_contained(analysis):
     config, _ = analysis
     page = config.report_html.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "no network references"
-    assert "<script" not in page
+    assert re.findall(r"<script[^>]*>", page) == ["<script>"], "one inline script (table sorting), nothing loaded"
     images = re.findall(r'<img src="([^"]+)"', page)
     assert len(images) == len(plot_files(config)) and all(i.startswith("data:image/png;base64,") for i in images)
-    assert page.count("<table>") == len(QUERIES)
+    assert page.count('<table class="sortable">') == len(QUERIES)
     customers = json.loads(config.kpis_json.read_text())["distinct_customers"]  # rows of the CLV table
     assert f"Showing the first {config.report_max_table_rows} of {customers:,} rows" in page
     for query in QUERIES:
-        question = parse_header(render_sql(query, config))["question"]
-        assert f'id="{query.name}"' in page and html.escape(question) in page
+        header = parse_header(render_sql(query, config))
+        title = header["title"][:1].upper() + header["title"][1:]
+        assert f'id="{query.name}"' in page and html.escape(header["question"]) in page
+        assert f"<h3>{html.escape(title)}</h3>" in page  # in words, not the file name
+
+
+def test_the_kpi_json_keeps_its_layout(analysis):
+    """kpis.json is read by the app and by other tools: the same keys and types as before KPIs were typed."""
+    config, printed = analysis
+    saved = json.loads(config.kpis_json.read_text())
+    assert all(f"  {line}" in printed for line in Kpis.from_json(saved).lines())
+    assert sorted(saved) == sorted(
+        ["rows", "distinct_customers", "total_revenue_usd", "avg_transaction_value_usd",
+         "avg_purchases_per_customer", "avg_review_rating", "top_category_by_count", "top_category_by_revenue",
+         "gender_split", "subscriber_share", "promo_code_rate", "discount_rate"])
+    assert all(set(v) == {"customers", "share"} for v in saved["gender_split"].values())
 
 
 def kpi_texts(kpis: dict) -> list[str]:
@@ -129,6 +145,20 @@ def kpi_texts(kpis: dict) -> list[str]:
             f"${kpis['avg_transaction_value_usd']:,.2f}", kpis["top_category_by_revenue"]]
 
 
+def wide_page(kpis: Kpis) -> str:
+    """A report with a 40-column table and a long unbroken path: it must still fit the window."""
+    frame = pd.DataFrame({f"a_rather_long_column_name_{i}": [i * 1000.5, i] for i in range(40)})
+    result = QueryResult("wide", "", {"title": "a wide table", "question": "Does it fit?"}, frame,
+                         path=Path("/" + "very-long-folder-name-" * 20 + "wide.csv"))
+    return render_report(kpis, [], [result], {}, Path("/data/" + "x" * 300), max_rows=10)
+
+
+def column_values(page, section: str, column: int) -> list[float]:
+    texts = page.eval_on_selector_all(f"#{section} tbody tr", f"rows => rows.map(r => r.cells[{column}].textContent)")
+    return [float(re.sub(r"[,$%]", "", text)) for text in texts if text.strip()]
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(),
                     reason="!!! /usr/bin/chromium is MISSING: report.html was NOT rendered in a browser "
                            "(install Debian chromium, e.g. `make browser`) !!!")
@@ -147,8 +177,22 @@ def test_report_renders_in_headless_chromium(analysis, tmp_path):
             widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
             tables = page.locator("table").count()
             text = page.inner_text("body")
+            page_width = page.evaluate("document.documentElement.scrollWidth")
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
+            # a click on a numeric heading sorts that table ascending, a second click descending
+            heading = page.locator("#customer_lifetime_value th:not(.text)").first
+            column = heading.evaluate("th => th.cellIndex")
+            before = column_values(page, "customer_lifetime_value", column)
+            heading.click()
+            ascending = column_values(page, "customer_lifetime_value", column)
+            heading.click()
+            descending = column_values(page, "customer_lifetime_value", column)
+            wide = tmp_path / "wide.html"
+            wide.write_text(wide_page(Kpis.from_json(kpis)), encoding="utf-8")
+            page.goto(wide.as_uri(), wait_until="load")
+            wide_width = page.evaluate("document.documentElement.scrollWidth")
+            table_scrolls = page.eval_on_selector("#wide .scroll", "d => d.scrollWidth > d.clientWidth")
         finally:
             browser.close()
     assert len(widths) == len(plot_files(config)) and min(widths) > 0, widths
@@ -157,3 +201,7 @@ def test_report_renders_in_headless_chromium(analysis, tmp_path):
         assert value in text, value
     assert all(url.startswith(("file:", "data:")) for url in requests), "no network needed"
     assert shot.stat().st_size > 50_000
+    assert page_width <= 1280 and wide_width <= 1280, (page_width, wide_width)
+    assert table_scrolls, "the wide table scrolls inside its card"
+    assert len(set(before)) > 2
+    assert ascending == sorted(before) and descending == sorted(before, reverse=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shopsense.analytics import pipeline
-from shopsense.analytics.pipeline import query_chains, run_suite
+from shopsense.analytics import stage
+from shopsense.analytics.stage import query_chains, run_suite
 from shopsense.analytics.queries import BASKET_ITEMS, QUERIES
 from shopsense.schema import PROCESSED_SCHEMA
 
@@ -42,13 +42,13 @@ def test_concurrent_queries_give_the_results_of_sequential_ones(spark, config, a
 
 def test_a_failing_query_stops_the_suite_with_its_error(spark, config, analysis_frame, as_purchases, monkeypatch):
     as_purchases(spark.createDataFrame(analysis_frame, schema=PROCESSED_SCHEMA))
-    real_run_query = pipeline.run_query
+    real_run_query = stage.run_query
 
     def run_query(spark, query, config):
         if query.name == "clv_segment_summary":
             raise RuntimeError("boom")
         return real_run_query(spark, query, config)
 
-    monkeypatch.setattr(pipeline, "run_query", run_query)
+    monkeypatch.setattr(stage, "run_query", run_query)
     with pytest.raises(RuntimeError, match="boom"):
         run_suite(spark, spark.table("purchases"), config, queries=SUBSET)

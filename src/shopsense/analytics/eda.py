@@ -6,6 +6,9 @@ every dimension. The result is tiny (a few hundred rows) and goes to pandas for 
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any
+
 import pandas as pd
 
 from shopsense import schema
@@ -88,43 +91,85 @@ def _top(frame: pd.DataFrame, dimension: str, by: str) -> str:
     return str(rows.iloc[0]["value"])
 
 
-def kpis(totals_row: dict, profile_frame: pd.DataFrame) -> dict:
-    """Headline KPIs. Customer counts and shares are of distinct customers."""
+@dataclass(frozen=True)
+class GenderShare:
+    customers: int
+    share: float  # of distinct customers, 0-1
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Headline KPIs; reports/kpis.json is `as_json()`. Customer counts and shares are of distinct customers."""
+    rows: int
+    distinct_customers: int
+    total_revenue_usd: float
+    avg_transaction_value_usd: float
+    avg_purchases_per_customer: float
+    avg_review_rating: float
+    top_category_by_count: str
+    top_category_by_revenue: str
+    gender_split: dict[str, GenderShare]
+    subscriber_share: float
+    promo_code_rate: float  # of purchases
+    discount_rate: float  # of purchases
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Kpis":
+        """The KPIs of a kpis.json; TypeError when the file has another layout."""
+        if not isinstance(data, dict) or not isinstance(data.get("gender_split"), dict):
+            raise TypeError("not a kpis.json layout")
+        return cls(**{**data, "gender_split": {g: GenderShare(**v) for g, v in data["gender_split"].items()}})
+
+    def labelled(self, include_rows: bool = True) -> list[tuple[str, str]]:
+        """(label, value) in reading order: the CLI's lines, the report's cards, the run summary (which has
+        the rows in a column of its own)."""
+        genders = ", ".join(f"{g} {v.share:.1%} ({v.customers:,})" for g, v in self.gender_split.items())
+        pairs = [
+            ("rows", f"{self.rows:,}"),
+            ("distinct customers", f"{self.distinct_customers:,}"),
+            ("total revenue", f"${self.total_revenue_usd:,.2f}"),
+            ("average transaction value", f"${self.avg_transaction_value_usd:,.2f}"),
+            ("top category by count", self.top_category_by_count),
+            ("top category by revenue", self.top_category_by_revenue),
+            ("gender split (distinct customers)", genders),
+            ("subscribers", f"{self.subscriber_share:.1%} of customers"),
+            ("promo code / discount rate", f"{self.promo_code_rate:.1%} / {self.discount_rate:.1%} of purchases"),
+        ]
+        return pairs if include_rows else pairs[1:]
+
+    def lines(self, include_rows: bool = True) -> list[str]:
+        return [f"{label}: {value}" for label, value in self.labelled(include_rows)]
+
+
+def kpis(totals_row: dict, profile_frame: pd.DataFrame) -> Kpis:
+    """Headline KPIs from `totals` and `profile`."""
     customers = int(totals_row["customers"])
     genders = profile_frame[profile_frame["dimension"] == "gender"].sort_values("value")
     subscribers = profile_frame[(profile_frame["dimension"] == "subscription_status")
                                 & (profile_frame["value"] == "true")]["customers"].sum()
-    return {
-        "rows": int(totals_row["rows"]),
-        "distinct_customers": customers,
-        "total_revenue_usd": float(totals_row["revenue"]),
-        "avg_transaction_value_usd": round(float(totals_row["avg_amount"]), 2),
-        "avg_purchases_per_customer": round(int(totals_row["rows"]) / customers, 2),
-        "avg_review_rating": round(float(totals_row["avg_rating"]), 2),
-        "top_category_by_count": _top(profile_frame, "category", "purchases"),
-        "top_category_by_revenue": _top(profile_frame, "category", "revenue"),
-        "gender_split": {
-            str(g["value"]): {"customers": int(g["customers"]), "share": round(g["customers"] / customers, 4)}
+    return Kpis(
+        rows=int(totals_row["rows"]),
+        distinct_customers=customers,
+        total_revenue_usd=float(totals_row["revenue"]),
+        avg_transaction_value_usd=round(float(totals_row["avg_amount"]), 2),
+        avg_purchases_per_customer=round(int(totals_row["rows"]) / customers, 2),
+        avg_review_rating=round(float(totals_row["avg_rating"]), 2),
+        top_category_by_count=_top(profile_frame, "category", "purchases"),
+        top_category_by_revenue=_top(profile_frame, "category", "revenue"),
+        gender_split={
+            str(g["value"]): GenderShare(int(g["customers"]), round(g["customers"] / customers, 4))
             for _, g in genders.iterrows()
         },
-        "subscriber_share": round(int(subscribers) / customers, 4),
+        subscriber_share=round(int(subscribers) / customers, 4),
         # Rates from exact counts: an engine's own decimal AVG rounds once more before ours (double rounding).
-        "promo_code_rate": round(int(totals_row["promo_purchases"]) / int(totals_row["rows"]), 4),
-        "discount_rate": round(int(totals_row["discount_purchases"]) / int(totals_row["rows"]), 4),
-    }
+        promo_code_rate=round(int(totals_row["promo_purchases"]) / int(totals_row["rows"]), 4),
+        discount_rate=round(int(totals_row["discount_purchases"]) / int(totals_row["rows"]), 4),
+    )
 
 
 def format_kpis(k: dict) -> list[str]:
-    """Human-readable KPI lines (printed by the CLI, shown in the report)."""
-    genders = ", ".join(f"{g} {v['share']:.1%} ({v['customers']:,})" for g, v in k["gender_split"].items())
-    return [
-        f"rows: {k['rows']:,}",
-        f"distinct customers: {k['distinct_customers']:,}",
-        f"total revenue: ${k['total_revenue_usd']:,.2f}",
-        f"average transaction value: ${k['avg_transaction_value_usd']:,.2f}",
-        f"top category by count: {k['top_category_by_count']}",
-        f"top category by revenue: {k['top_category_by_revenue']}",
-        f"gender split (distinct customers): {genders}",
-        f"subscribers: {k['subscriber_share']:.1%} of customers",
-        f"promo code / discount rate: {k['promo_code_rate']:.1%} / {k['discount_rate']:.1%} of purchases",
-    ]
+    """Human-readable KPI lines of a kpis.json (the app reads the file); TypeError for another layout."""
+    return Kpis.from_json(k).lines()

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from shopsense import schema  # noqa: E402
+from shopsense.analytics.eda import Kpis  # noqa: E402
 
 METRIC_LABELS = {
     "purchases": "Purchases (count)",
@@ -133,9 +134,9 @@ def age_histogram(profile: pd.DataFrame, folder: Path) -> Plot:
                 "Distinct customers per 5-year age bin.", _save(fig, folder / "age_histogram.png"))
 
 
-def rates_plot(kpis: dict, folder: Path) -> Plot:
+def rates_plot(kpis: Kpis, folder: Path) -> Plot:
     names = ["Subscribers\n(of customers)", "Promo code used\n(of purchases)", "Discount applied\n(of purchases)"]
-    rates = [kpis["subscriber_share"] * 100, kpis["promo_code_rate"] * 100, kpis["discount_rate"] * 100]
+    rates = [kpis.subscriber_share * 100, kpis.promo_code_rate * 100, kpis.discount_rate * 100]
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     bars = ax.bar(names, rates, color=[COLOR, SECOND_COLOR, "#5a9e6f"])
     ax.bar_label(bars, fmt="%.1f%%")
@@ -148,7 +149,7 @@ def rates_plot(kpis: dict, folder: Path) -> Plot:
                 _save(fig, folder / "rates.png"))
 
 
-def write_plots(profile: pd.DataFrame, kpis: dict, folder: Path) -> list[Plot]:
+def write_plots(profile: pd.DataFrame, kpis: Kpis, folder: Path) -> list[Plot]:
     """Every EDA plot, in report order."""
     return [age_histogram(profile, folder), *(bar_plot(profile, spec, folder) for spec in BAR_SPECS),
             rates_plot(kpis, folder)]

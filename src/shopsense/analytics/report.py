@@ -1,4 +1,7 @@
-"""reports/report.html: ONE self-contained page (inline CSS, base64 images, no scripts, no network)."""
+"""reports/report.html: ONE self-contained page (inline CSS and script, base64 images, no network).
+
+The page fits a 1,280 px window: wide tables scroll inside their card. A click on a column heading sorts
+that table (a small inline script; the cells' numbers are read back from their text)."""
 from __future__ import annotations
 
 import base64
@@ -10,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from shopsense.analytics.basket import BasketStats
-from shopsense.analytics.eda import format_kpis
+from shopsense.analytics.eda import Kpis
 from shopsense.analytics.plots import Plot
 from shopsense.analytics.queries import QueryResult
 
@@ -23,29 +26,71 @@ body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, 
 header { background: #1f3a5f; color: white; padding: 28px 40px; }
 header h1 { margin: 0 0 6px 0; font-size: 28px; }
 header p { margin: 0; opacity: .85; }
-main { max-width: 1200px; margin: 0 auto; padding: 24px 40px 60px; }
-h2 { border-bottom: 2px solid #d5dde8; padding-bottom: 6px; margin-top: 40px; }
-nav a { margin-right: 14px; color: #1f3a5f; }
+header p, .meta, .kpi .value { overflow-wrap: anywhere; }
+main { max-width: 1200px; margin: 0 auto; padding: 24px 40px 60px; box-sizing: border-box; }
+h2 { border-bottom: 2px solid #d5dde8; padding-bottom: 6px; margin: 40px 0 4px; }
+.question { color: #52606d; font-style: italic; margin: 0 0 14px; }
+nav a { margin-right: 14px; color: #1f3a5f; display: inline-block; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 14px; }
-.kpi { background: white; border-radius: 10px; padding: 14px 18px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+.kpi { background: white; border-radius: 10px; padding: 14px 18px; box-shadow: 0 1px 3px rgba(0,0,0,.08);
+       min-width: 0; }
 .kpi .label { font-size: 13px; color: #52606d; text-transform: uppercase; letter-spacing: .04em; }
 .kpi .value { font-size: 24px; font-weight: 600; margin-top: 4px; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
-figure { background: white; margin: 0; padding: 12px; border-radius: 10px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 18px; }
+figure { background: white; margin: 0; padding: 12px; border-radius: 10px; box-shadow: 0 1px 3px rgba(0,0,0,.08);
+         min-width: 0; }
 figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
 figcaption { font-size: 14px; color: #52606d; margin-top: 6px; }
 section.query { background: white; border-radius: 10px; padding: 4px 20px 16px; margin: 18px 0;
-                box-shadow: 0 1px 3px rgba(0,0,0,.08); overflow-x: auto; }
+                box-shadow: 0 1px 3px rgba(0,0,0,.08); min-width: 0; }
+.scroll { overflow-x: auto; max-width: 100%; }
 .explain { color: #323f4b; margin: 4px 0 8px; }
 .meta { font-size: 13px; color: #616e7c; margin: 2px 0; }
 table { border-collapse: collapse; font-size: 13px; margin-top: 8px; }
 th, td { padding: 5px 10px; border-bottom: 1px solid #e4e7eb; text-align: right; white-space: nowrap; }
-th { background: #eef2f7; position: sticky; top: 0; }
+th { background: #eef2f7; position: sticky; top: 0; cursor: pointer; user-select: none; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; }
+th[aria-sort="descending"]::after { content: " \\25BC"; }
 td.text, th.text { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; }
 .notice { background: #fff4e5; border-left: 4px solid #f0a33a; padding: 10px 14px; border-radius: 6px; }
 .info { font-size: 13px; color: #52606d; }
 """
+
+# Click a heading: sort its table's rows by that column, ascending, then descending on the next click.
+# Numbers are compared as numbers (thousands separators, "%" and "$" dropped), other text as text; empty
+# cells go last.
+SORT_SCRIPT = """
+document.querySelectorAll("table.sortable th").forEach(function (th) {
+  th.addEventListener("click", function () {
+    var table = th.closest("table"), body = table.tBodies[0];
+    var column = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th").forEach(function (other) { other.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    function key(row) {
+      var text = row.cells[column].textContent.trim();
+      var number = Number(text.replace(/[,$%]/g, ""));
+      return text === "" ? null : (isNaN(number) ? text : number);
+    }
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x === null || y === null) { return (x === null) - (y === null); }
+      var order = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+# The report's sections: (anchor, title, the question the section answers).
+KPI_SECTION = ("kpis", "Headline figures", "How much was sold, to how many customers, and what sells most?")
+PLOT_SECTION = ("plots", "Who buys what", "How are purchases, customers and revenue spread over age, gender, "
+                "categories, items, states, seasons and the ways people pay and ship?")
+QUERY_SECTION = ("queries", "Questions answered by the SQL suite",
+                 "Each card answers one business question; click a column heading to sort its table.")
 
 
 def _image_data_uri(path: Path) -> str:
@@ -80,12 +125,13 @@ def _table(frame: pd.DataFrame, rows: int, max_rows: int) -> str:
     note = ""
     if rows > max_rows:
         note = f'<p class="info">Showing the first {max_rows} of {rows:,} rows; the CSV has them all.</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+    return (f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>{note}")
 
 
 def _query_section(result: QueryResult, basket: BasketStats | None, max_rows: int) -> str:
     header = result.header
-    parts = [f'<section class="query" id="{result.name}">', f"<h3>{html.escape(result.name)}</h3>",
+    parts = [f'<section class="query" id="{result.name}">', f"<h3>{html.escape(title_of(result))}</h3>",
              f'<p class="explain">{html.escape(header.get("question", ""))}</p>']
     if "tie-break" in header:
         parts.append(f'<p class="meta"><b>Ties:</b> {html.escape(header["tie-break"])}</p>')
@@ -100,13 +146,24 @@ def _query_section(result: QueryResult, basket: BasketStats | None, max_rows: in
     return "\n".join(parts)
 
 
-def render_report(kpis: dict, plots: list[Plot], results: list[QueryResult],
+def title_of(result: QueryResult) -> str:
+    """The query's `-- title:` in words (its file name when it has none)."""
+    title = result.header.get("title") or result.name.replace("_", " ")
+    return title[:1].upper() + title[1:]
+
+
+def _heading(section: tuple[str, str, str]) -> str:
+    anchor, title, question = section
+    return f'<h2 id="{anchor}">{html.escape(title)}</h2>\n<p class="question">{html.escape(question)}</p>'
+
+
+def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
                   baskets: dict[str, BasketStats], source: Path, max_rows: int) -> str:
     """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics."""
     cards = "".join(
-        f'<div class="kpi"><div class="label">{html.escape(line.split(": ", 1)[0])}</div>'
-        f'<div class="value">{html.escape(line.split(": ", 1)[1])}</div></div>'
-        for line in format_kpis(kpis)
+        f'<div class="kpi"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div></div>'
+        for label, value in kpis.labelled()
     )
     figures = "".join(
         f'<figure id="plot-{p.name}"><img src="{_image_data_uri(p.path)}" alt="{html.escape(p.title)}">'
@@ -114,7 +171,7 @@ def render_report(kpis: dict, plots: list[Plot], results: list[QueryResult],
         for p in plots
     )
     sections = "\n".join(_query_section(r, baskets.get(r.name), max_rows) for r in results)
-    toc = "".join(f'<a href="#{r.name}">{html.escape(r.name)}</a>' for r in results)
+    toc = "".join(f'<a href="#{r.name}">{html.escape(title_of(r))}</a>' for r in results)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -122,18 +179,20 @@ def render_report(kpis: dict, plots: list[Plot], results: list[QueryResult],
 <title>ShopSense analytics report</title><style>{CSS}</style></head>
 <body>
 <header><h1>ShopSense analytics report</h1>
-<p>{kpis['rows']:,} purchases by {kpis['distinct_customers']:,} customers &middot; source {html.escape(str(source))}
+<p>{kpis.rows:,} purchases by {kpis.distinct_customers:,} customers &middot; source {html.escape(str(source))}
 &middot; generated {generated}</p></header>
 <main>
-<h2 id="kpis">Headline KPIs</h2>
+{_heading(KPI_SECTION)}
 <div class="kpis">{cards}</div>
-<h2 id="plots">Distributions</h2>
+{_heading(PLOT_SECTION)}
 <p class="info">Customer counts are distinct customers; purchase counts are rows of the log; money is USD.</p>
 <div class="plots">{figures}</div>
-<h2 id="queries">Analytical queries</h2>
+{_heading(QUERY_SECTION)}
 <nav>{toc}</nav>
 {sections}
-</main></body></html>
+</main>
+<script>{SORT_SCRIPT}</script>
+</body></html>
 """
 
 

@@ -1,4 +1,5 @@
-"""`shopsense analyze`: read the processed data once (cached), then KPIs, plots, the SQL suite and the report."""
+"""The analytics layer's entry point (`shopsense analyze`): read the processed data once (cached), then KPIs,
+plots, the SQL suite and the report."""
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ from shopsense.io import read_processed, write_json
 
 @dataclass(frozen=True)
 class Analysis:
-    kpis: dict
+    kpis: eda.Kpis
     plots: list[Plot]
     results: list[QueryResult]
     baskets: dict[str, BasketStats]  # market-basket query name -> basket statistics
@@ -100,7 +101,7 @@ def analyze(spark, config: Config) -> Analysis:
             raise ShopSenseError(f"processed data in {config.processed_dir} is empty: nothing to analyze")
         profile = eda.profile(spark, VIEW)
         kpis = eda.kpis(totals, profile)
-        write_json(kpis, config.kpis_json)
+        write_json(kpis.as_json(), config.kpis_json)
         config.distributions_csv.parent.mkdir(parents=True, exist_ok=True)
         profile.to_csv(config.distributions_csv, index=False)
         plots = write_plots(profile, kpis, config.plots_dir)

@@ -25,8 +25,8 @@ from shopsense.errors import ShopSenseError
 CORRUPT_RECORD = "_corrupt_record"
 SOURCE_FILE = "source_file"
 # A row carries the number of its file (its position in Header.sources, from 1), not the path: a path of ~70
-# bytes in every row was copied through the dedupe shuffle, the validation and the cache (5M rows: ingest
-# 2-4% less CPU with a number, docs/benchmarks.md, tenth round). `source_file_column` gives the path back.
+# bytes in every row would be copied through the dedupe shuffle, the validation and the cache (5M rows: ingest
+# 2-4% less CPU with a number, docs/benchmarks.md). `source_file_column` gives the path back.
 SOURCE_NUMBER = "_source_number"
 _FILE_PATH = "_file_path"
 BOM = "\ufeff"

@@ -26,7 +26,7 @@ from shopsense.ingest.read import CORRUPT_RECORD
 
 REASONS = "reasons"
 # The reasons as one long, bit i set when RULES[i] applies (fewer than 64 rules): cheaper to build, cache and
-# test than an array of codes (docs/benchmarks.md, seventeenth round); `reasons_of` gives the codes back.
+# test than an array of codes (docs/benchmarks.md); `reasons_of` gives the codes back.
 REASON_BITS = "_reason_bits"
 # Integers that are not plain longs are parsed as exact decimals, so that "42.0" is accepted and "42.5" is
 # named a fraction.
@@ -64,10 +64,10 @@ REASON_CODES: tuple[str, ...] = tuple(r.code for r in RULES)
 
 
 # --- the rules as SQL text -------------------------------------------------------------------------------
-# Each expression is written as Spark SQL text and handed to the JVM in one call per output column. Built
-# with the Column API, ingest's validated and classified rows took about 9,400 Py4J round trips: 2.7-3.2 s
-# of Python before every ingest or stream in a warm session, now 0.5 s (docs/benchmarks.md, eighteenth
-# round). The same expressions, spelled in SQL: the outputs are equal row by row.
+# Each expression is written as Spark SQL text and handed to the JVM in one call per output column: built
+# with the Column API, ingest's validated and classified rows take about 9,400 Py4J round trips, 2.7-3.2 s
+# of Python before every ingest or stream in a warm session, against 0.5 s as SQL text (docs/benchmarks.md).
+# The same expressions, spelled in SQL: the outputs are equal row by row.
 def _name(column: str) -> str:
     return f"`{column}`"
 

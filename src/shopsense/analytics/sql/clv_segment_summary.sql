@@ -1,4 +1,5 @@
 -- name: clv_segment_summary
+-- title: Lifetime-value segments
 -- question: How many customers and how much revenue does each lifetime-value segment hold?
 -- columns: segment, segment_rank (5 = Champions ... 1 = At Risk), customers, customer_share (0-1), revenue (USD), revenue_share (0-1), avg_total_spend (USD per customer), avg_purchases (per customer)
 -- tie-break: none needed (one row per segment); ordered by segment_rank desc. Reads the customer_lifetime_value result.

@@ -1,4 +1,5 @@
 -- name: market_basket
+-- title: {basket_label} bought together
 -- question: Which {basket_label} are bought by the same customers more often than chance would predict?
 -- columns: item_a, item_b (item_a < item_b), pair_baskets, support (share of baskets holding both, 0-1), confidence_a_to_b (P(b | a)), confidence_b_to_a (P(a | b)), lift (P(a and b) / (P(a) P(b)); 1 = independent), baskets_with_a, baskets_with_b, baskets (all baskets)
 -- tie-break: strongest first: lift desc, then support desc, then item_a asc, item_b asc.

@@ -1,4 +1,5 @@
 -- name: payment_shipping_preferences
+-- title: Payment and shipping preferences
 -- question: Which payment methods and shipping types do customers prefer, and how much do they spend with each?
 -- columns: preference (payment_method or shipping_type), preference_rank (1 = most used), choice, purchases, purchase_share (of all purchases, 0-1), customers (distinct), revenue (USD), median_amount (USD), avg_amount (USD)
 -- tie-break: within a preference, rank by purchases desc, then revenue desc, then choice name asc (ROW_NUMBER).

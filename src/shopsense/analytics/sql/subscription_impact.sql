@@ -1,4 +1,5 @@
 -- name: subscription_impact
+-- title: Subscribers against non-subscribers
 -- question: Do subscribers spend more, buy more often and rate higher than non-subscribers?
 -- columns: subscription_status, customers (distinct), purchases, purchases_per_customer, revenue (USD), revenue_share (0-1), avg_purchase_amount (USD), spend_per_customer (USD), avg_review_rating (1-5), avg_previous_purchases, frequent_buyer_share (share of purchases by customers who state Weekly/Bi-Weekly/Fortnightly, 0-1)
 -- tie-break: none needed (one row per status); subscribers first.
