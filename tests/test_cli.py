@@ -1,6 +1,10 @@
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test starts `shopsense` in a subprocess
+
 
 def shopsense(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "shopsense", *args], capture_output=True, text=True,

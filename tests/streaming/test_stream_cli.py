@@ -19,6 +19,7 @@ def shopsense(*args):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_simulate_writes_the_requested_files(tmp_path):
     out = shopsense("--home", str(tmp_path), "stream", "simulate", "--batches", "3", "--batch-size", "20",
                     "--interval", "10", "--fast", "--seed", "4", "--start-time", "2025-01-01T10:00:00",
@@ -33,6 +34,7 @@ def test_simulate_writes_the_requested_files(tmp_path):
     assert again.returncode == 2 and "never overwritten" in again.stderr and "Traceback" not in again.stderr
 
 
+@pytest.mark.slow
 def test_simulate_without_processed_data_is_a_clear_error(tmp_path):
     out = shopsense("--home", str(tmp_path), "stream", "simulate", "--batches", "1", "--source", "processed")
     assert out.returncode == 2 and "shopsense ingest" in out.stderr and "Traceback" not in out.stderr
