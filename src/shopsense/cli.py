@@ -75,7 +75,7 @@ def run_all(
     seed: Optional[int] = typer.Option(None, "--seed",
                                        help=f"Seed of the generated data and of the models (default: {DEFAULT_SEED})."),
 ) -> None:
-    """Run the whole pipeline: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
+    """Run every stage: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
     from shopsense.run import run_stages
 
     config = config_of(ctx)

@@ -1,4 +1,4 @@
-"""`shopsense run`: every stage of the pipeline in order, with visible progress and one final summary.
+"""The end-to-end run (`shopsense run`): every stage in order, with visible progress and one final summary.
 
 Each stage is a function `(RunContext) -> StageResult`. A failing stage stops the run with a message
 naming the stage; outputs of earlier stages stay valid (every stage writes atomically).

