@@ -95,7 +95,7 @@ def ingest(
         help="CSV file, folder of CSV files or glob (any Spark path) (default: data/raw/shopping_trends.csv)."),
 ) -> None:
     """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
-    from shopsense.ingest.pipeline import ingest as run_ingest
+    from shopsense.ingest.stage import ingest as run_ingest
     from shopsense.ingest.read import check_local_input
     from shopsense.spark import get_spark
 

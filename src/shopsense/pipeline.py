@@ -64,7 +64,7 @@ def _generate(ctx: RunContext) -> StageResult:
 
 
 def _ingest(ctx: RunContext) -> StageResult:
-    from shopsense.ingest.pipeline import ingest
+    from shopsense.ingest.stage import ingest
 
     s = ingest(ctx.spark, ctx.config, ctx.input_csv)
     return StageResult(
