@@ -17,29 +17,43 @@ from shopsense import schema
 from shopsense.errors import ShopSenseError
 
 EXACT, NORMALISED, MAPPED, MISSING, EXTRA = "exact", "normalised", "mapped", "missing", "extra"
-_UNIT = re.compile(r"\s*\([^()]*\)\s*$")
+# The key rule as two regular expressions (Java and Python read them alike): the stream parser applies
+# them in Spark SQL (shopsense.streaming.source), `header_key` in Python.
+UNIT_PATTERN = r"\s*\([^()]*\)\s*$"
+NOT_KEY_PATTERN = r"[^0-9a-z]"
 
 
 def header_key(name: str) -> str:
     """The comparison key of a header name (see the module docstring)."""
-    return re.sub(r"[^0-9a-z]", "", _UNIT.sub("", name.strip().lower()))
+    return re.sub(NOT_KEY_PATTERN, "", re.sub(UNIT_PATTERN, "", name.strip().lower()))
 
 
 def _column_keys(column: schema.Column) -> set[str]:
-    return {header_key(column.raw), re.sub(r"[^0-9a-z]", "", column.raw.lower()), header_key(column.name)}
+    return {header_key(column.raw), re.sub(NOT_KEY_PATTERN, "", column.raw.lower()), header_key(column.name)}
 
 
 # Every key of every contract column -> its processed name. No two columns share a key (a test checks).
 COLUMN_OF_KEY: dict[str, str] = {key: c.name for c in schema.COLUMNS for key in _column_keys(c)}
+# The stream's own columns (shopsense.streaming.source) and the names other systems give them.
+EVENT_ID, EVENT_TIME = "event_id", "event_time"
+EVENT_COLUMN_OF_KEY: dict[str, str] = {"eventid": EVENT_ID, **{k: EVENT_TIME for k in (
+    "eventtime", "timestamp", "eventtimestamp", "purchasetime")}}
 _RAW_OF = {c.name: c.raw for c in schema.COLUMNS}
 
 
 def mapping_target(value: str, where: str = "[columns]") -> str:
-    """The processed name of a mapping's right-hand side (a raw or processed name, matched by key)."""
-    column = COLUMN_OF_KEY.get(header_key(value))
+    """The processed name of a mapping's right-hand side (a raw or processed name, or a stream's event
+    column, matched by key)."""
+    key = header_key(value)
+    column = COLUMN_OF_KEY.get(key) or EVENT_COLUMN_OF_KEY.get(key)
     if column is None:
         raise ShopSenseError(f"{where}: {value!r} is not a ShopSense column; use one of {', '.join(schema.RAW_COLUMNS)}")
     return column
+
+
+def mapping_keys(mapping: dict[str, str] | None) -> dict[str, str]:
+    """A `[columns]` mapping as {key of your header: ShopSense column}."""
+    return {header_key(yours): mapping_target(theirs) for yours, theirs in (mapping or {}).items()}
 
 
 def parse_map_options(items: list[str] | None) -> dict[str, str]:
@@ -77,15 +91,15 @@ class HeaderMatch:
         return tuple(m.header for m in self.matches if m.how == EXTRA)
 
     def mapping_hints(self) -> list[str]:
-        """`[columns]` lines for the missing columns, each with its best guess among the extra columns."""
-        return mapping_lines(self.missing, self.extra)
+        """`[columns]` lines for the missing columns that have a likely source among the extra columns."""
+        return mapping_lines(self.missing, self.extra, guessed_only=True)
 
 
 def match_header(names: list[str] | tuple[str, ...], mapping: dict[str, str] | None = None,
                  source: str = "input") -> HeaderMatch:
     """Match header names onto the contract, or raise ShopSenseError: a column matched twice (naming both
     file columns), or an essential column missing (with the `[columns]` lines that would fix it)."""
-    targets = {header_key(yours): mapping_target(theirs) for yours, theirs in (mapping or {}).items()}
+    targets = mapping_keys(mapping)
     fields, hows, seen = [], [], {}
     for name in names:
         key = header_key(name)
@@ -98,7 +112,7 @@ def match_header(names: list[str] | tuple[str, ...], mapping: dict[str, str] | N
             column, how = None, EXTRA
         if column is not None and column in seen:
             raise ShopSenseError(f"{source}: columns {seen[column]!r} and {name!r} both match "
-                                 f"{_RAW_OF[column]!r}; rename or remove one of them")
+                                 f"{_RAW_OF.get(column, column)!r}; rename or remove one of them")
         if column is not None:
             seen[column] = name
         fields.append(column)
@@ -121,16 +135,17 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-def mapping_lines(missing, extra) -> list[str]:
+def mapping_lines(missing, extra, guessed_only: bool = False) -> list[str]:
     """One `[columns]` line per missing column: its best guess among `extra` (each guessed at most once,
-    best pairs first), or a placeholder to fill in."""
+    best pairs first), or a placeholder to fill in (unless `guessed_only`)."""
     pairs = sorted(((_similarity(header_key(e), k), e, c) for c in missing for e in extra
                     for k in {header_key(_RAW_OF[c]), header_key(c)}), key=lambda p: -p[0])
     guesses: dict[str, str] = {}
     for score, header, column in pairs:
         if score >= 0.4 and column not in guesses and header not in guesses.values():
             guesses[column] = header
-    return [f"{_toml_key(guesses.get(c, 'your column name'))} = \"{_RAW_OF[c]}\"" for c in missing]
+    return [f"{_toml_key(guesses.get(c, 'your column name'))} = \"{_RAW_OF[c]}\"" for c in missing
+            if c in guesses or not guessed_only]
 
 
 def _toml_key(name: str) -> str:

@@ -100,7 +100,7 @@ def _name(column: str) -> str:
     return f"`{column}`"
 
 
-def _string(text: str) -> str:
+def sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -111,11 +111,11 @@ def _number_literal(value: float) -> str:
 
 def _map(pairs) -> str:
     """A constant string map."""
-    return f"map({', '.join(_string(text) for text in chain.from_iterable(pairs))})"
+    return f"map({', '.join(sql_string(text) for text in chain.from_iterable(pairs))})"
 
 
 def _words(words) -> str:
-    return ", ".join(_string(w) for w in words)
+    return ", ".join(sql_string(w) for w in words)
 
 
 def trimmed_text(column: str) -> str:
@@ -159,7 +159,7 @@ _SPELLING_NOISE = r"[\s_-]"  # ignored when a value is matched to its vocabulary
 
 def spelling_key(text: str) -> str:
     """SQL of a value's vocabulary key: lower case, without spaces, underscores and hyphens."""
-    return f"lower(regexp_replace({text}, {_string(_SPELLING_NOISE)}, ''))"
+    return f"lower(regexp_replace({text}, {sql_string(_SPELLING_NOISE)}, ''))"
 
 
 def _spelling_key_of(word: str) -> str:
@@ -177,10 +177,10 @@ def _normalised_text(column: str, text: str) -> str:
     does not give a number is not applied, so the quarantine names the value as written)."""
     kind = _NORMALISED_KIND.get(column)
     if kind == "money":
-        money = f"regexp_replace(regexp_replace({text}, {_string(_CURRENCY)}, ''), {_string(_THOUSANDS)}, '')"
+        money = f"regexp_replace(regexp_replace({text}, {sql_string(_CURRENCY)}, ''), {sql_string(_THOUSANDS)}, '')"
         return f"CASE WHEN try_cast({money} AS DOUBLE) IS NOT NULL THEN {money} ELSE {text} END"
     if kind == "integer":
-        return f"regexp_replace({text}, {_string(_ZERO_FRACTION)}, '$1')"
+        return f"regexp_replace({text}, {sql_string(_ZERO_FRACTION)}, '$1')"
     return text
 
 
@@ -231,9 +231,11 @@ def _within(value: str, column: str) -> str:
     return f"({value} >= {low} AND {value} <= {high})"
 
 
-def _condition(rule: Rule, absent: frozenset[str]) -> str:
+def _condition(rule: Rule, absent: frozenset[str], present: str | None) -> str:
     if rule.column in absent:
         return "false"
+    if rule.kind == "missing" and present is not None:
+        return f"{_text(rule.column)} IS NULL AND array_contains({_name(present)}, {sql_string(rule.column)})"
     if rule.kind == "malformed":
         return f"{_name(CORRUPT_RECORD)} IS NOT NULL"
     if rule.kind == "mismatch":
@@ -258,7 +260,7 @@ def _condition(rule: Rule, absent: frozenset[str]) -> str:
     raise ValueError(f"unknown rule kind {rule.kind}")
 
 
-def _checked(raw: DataFrame, absent: frozenset[str]) -> tuple[DataFrame, list[str]]:
+def _checked(raw: DataFrame, absent: frozenset[str], present: str | None) -> tuple[DataFrame, list[str]]:
     """`raw` with each contract value trimmed, normalised and parsed once (so that several rules test one
     parse, and the generated code stays small), and the REASON_BITS and NORMALISED_BITS expressions."""
     texts = [f"{trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
@@ -266,7 +268,7 @@ def _checked(raw: DataFrame, absent: frozenset[str]) -> tuple[DataFrame, list[st
     exact = [f"{_exact(_normalised(c))} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
     parsed = raw.selectExpr("*", *texts).selectExpr("*", *normalised).selectExpr(
         "*", *[f"{_parsed(c, _normalised(c))} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS], *exact)
-    reasons = [f"CASE WHEN {_condition(rule, absent)} THEN {1 << i}L ELSE 0L END" for i, rule in enumerate(RULES)]
+    reasons = [f"CASE WHEN {_condition(rule, absent, present)} THEN {1 << i}L ELSE 0L END" for i, rule in enumerate(RULES)]
     applied = [f"CASE WHEN {_normalisation_applied(n)} THEN {1 << i}L ELSE 0L END"
                for i, n in enumerate(NORMALISATIONS)]
     return parsed, [f"{_bitwise_or(reasons)} AS {_name(REASON_BITS)}",
@@ -288,7 +290,7 @@ def reason_mask(codes) -> int:
 
 def reasons_of(bits: str = REASON_BITS) -> Column:
     """The reason codes of the REASON_BITS column `bits`, in RULES order (an empty array for 0)."""
-    codes = ", ".join(f"CASE WHEN ({_name(bits)} & {1 << i}L) != 0 THEN {_string(rule.code)} END"
+    codes = ", ".join(f"CASE WHEN ({_name(bits)} & {1 << i}L) != 0 THEN {sql_string(rule.code)} END"
                       for i, rule in enumerate(RULES))
     return F.expr(f"array_compact(array({codes}))")
 
@@ -304,7 +306,7 @@ def validate(raw: DataFrame, absent: frozenset[str] = frozenset()) -> DataFrame:
     Comparisons with a null side are null, and `CASE WHEN null` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
-    parsed, (bits, _) = _checked(raw, absent)
+    parsed, (bits, _) = _checked(raw, absent, None)
     return parsed.selectExpr(*map(_name, raw.columns), bits).select(*raw.columns, reasons_of().alias(REASONS))
 
 
@@ -313,11 +315,13 @@ def typed_column(column: str) -> str:
     return f"_typed_{column}"
 
 
-def validate_and_type(raw: DataFrame, absent: frozenset[str] = frozenset()) -> DataFrame:
+def validate_and_type(raw: DataFrame, absent: frozenset[str] = frozenset(), present: str | None = None) -> DataFrame:
     """REASON_BITS (see `reasons_of`) and NORMALISED_BITS, plus each contract column's processed value (in
     its processed type, null when invalid or absent) as `typed_column(c)`, from the same parse: whoever needs
-    both the reasons and the typed row parses each value once. `absent`: contract columns the input lacks."""
-    parsed, bits = _checked(raw, absent)
+    both the reasons and the typed row parses each value once. The contract columns the input lacks are
+    `absent`, or, when they differ from row to row (stream files), all but those listed in the array<string>
+    column `present`."""
+    parsed, bits = _checked(raw, absent, present)
     values = [f"{_typed(c.name)} AS {_name(typed_column(c.name))}" for c in schema.COLUMNS]
     return parsed.selectExpr(*map(_name, raw.columns), *bits, *values)
 
