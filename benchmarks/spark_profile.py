@@ -70,7 +70,7 @@ def ingest_steps(meter: Meter, spark, csv: Path, work: Path) -> None:
 
     from shopsense.ingest import correlation
     from shopsense.ingest.atomic import stage_parquet
-    from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
+    from shopsense.ingest.stage import classified_rows, clean_rows, quarantined_rows
     from shopsense.ingest.read import read_header, read_raw
     from shopsense.ingest.split import count_outcomes, deduplicate
     from shopsense.ingest.validate import REASON_BITS, validate_and_type
@@ -111,7 +111,7 @@ def main() -> None:
     from shopsense.analytics.basket import basket_stats
     from shopsense.analytics.stage import analyze, load_purchases
     from shopsense.analytics.queries import QUERIES, VIEW, release, run_query, save_csv
-    from shopsense.ingest.pipeline import ingest
+    from shopsense.ingest.stage import ingest
     from shopsense.spark import get_spark
 
     home = Path(tempfile.mkdtemp(prefix="shopsense-profile-"))

@@ -58,7 +58,7 @@ def jvm_thread_cpu(pid: int, proc: Path = Path("/proc")) -> dict[str, float]:
 
 def run_spark(csv: Path, home: Path, cores: int) -> dict:
     from shopsense.analytics.stage import analyze
-    from shopsense.ingest.pipeline import ingest
+    from shopsense.ingest.stage import ingest
     from shopsense.spark import get_spark
 
     config = load_config(home=home)
@@ -75,7 +75,7 @@ def run_spark(csv: Path, home: Path, cores: int) -> dict:
             summary = out
     threads = jvm_thread_cpu(spark._jvm.ProcessHandle.current().pid())
     spark.stop()
-    return {"phases": phases.marks, "spark": counts, "rows_clean": summary["rows_clean"],
+    return {"phases": phases.marks, "spark": counts, "rows_clean": summary.rows_clean,
             "jvm_thread_cpu_s": threads}
 
 

@@ -74,11 +74,14 @@ def run_all(
                                        help=f"Rows of the generated default data (default: {DEFAULT_ROWS:,})."),
     seed: Optional[int] = typer.Option(None, "--seed",
                                        help=f"Seed of the generated data and of the models (default: {DEFAULT_SEED})."),
+    maps: Optional[list[str]] = typer.Option(None, "--map", help=MAP_HELP),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", help=DELIMITER_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Run every stage: generate (or --input), ingest, analyze, train, stream demo; then a summary."""
     from shopsense.run import run_stages
 
-    config = config_of(ctx)
+    config = with_input_format(config_of(ctx), maps, delimiter, encoding)
     if rows is not None:
         config = config.with_overrides(run_rows=rows)
     if seed is not None:
@@ -87,19 +90,41 @@ def run_all(
 
 
 # --- ingestion (shopsense.ingest) -------------------------------------------------------------------------
+MAP_HELP = ('Your column = ShopSense\'s, e.g. --map "item=Item Purchased" (repeatable; adds to [columns] '
+            'in shopsense.toml).')
+DELIMITER_HELP = "Field delimiter of the input (default: detected from the header: , ; tab or |)."
+ENCODING_HELP = "Encoding of the input, e.g. latin-1 (default: UTF-8, with or without BOM)."
+
+
+def with_input_format(config: Config, maps: Optional[list[str]], delimiter: Optional[str],
+                      encoding: Optional[str]) -> Config:
+    """The config with the input-format options of the command line (`--map` adds to `[columns]`)."""
+    from shopsense.ingest.columns import parse_map_options
+
+    overrides = {"columns": {**config.columns, **parse_map_options(maps)}}
+    if delimiter is not None:
+        overrides["input_delimiter"] = "\t" if delimiter in ("\\t", "tab") else delimiter
+    if encoding is not None:
+        overrides["input_encoding"] = encoding
+    return config.with_overrides(**overrides)
+
+
 @app.command()
 def ingest(
     ctx: typer.Context,
     input_path: Optional[str] = typer.Option(
         None, "--input", "-i",
         help="CSV file, folder of CSV files or glob (any Spark path) (default: data/raw/shopping_trends.csv)."),
+    maps: Optional[list[str]] = typer.Option(None, "--map", help=MAP_HELP),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", help=DELIMITER_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
 ) -> None:
     """Validate the raw CSV: clean Parquet, quarantine with reasons, correlation reports, summary."""
-    from shopsense.ingest.pipeline import ingest as run_ingest
     from shopsense.ingest.read import check_local_input
+    from shopsense.ingest.stage import ingest as run_ingest
     from shopsense.spark import get_spark
 
-    config = config_of(ctx)
+    config = with_input_format(config_of(ctx), maps, delimiter, encoding)
     if input_path:
         check_local_input(input_path)
     summary = run_ingest(get_spark(config.spark), config, input_path)
@@ -107,19 +132,51 @@ def ingest(
         typer.echo(line)
 
 
-def ingest_report_lines(summary: dict) -> list[str]:
-    """The short human summary of an ingest run (the JSON summary holds everything)."""
+@app.command()
+def inspect(
+    ctx: typer.Context,
+    input_path: str = typer.Argument(..., metavar="FILE", help="CSV file, folder of CSV files, glob or URI."),
+    rows: int = typer.Option(10_000, "--rows", min=1, help="Read at most this many rows."),
+    maps: Optional[list[str]] = typer.Option(None, "--map", help=MAP_HELP),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", help=DELIMITER_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+) -> None:
+    """Show what ingest would make of a file (column matching, normalisations, quarantine); writes nothing."""
+    from shopsense.ingest.inspect import inspect as run_inspect
+    from shopsense.ingest.read import check_local_input
+    from shopsense.spark import get_spark
+
+    config = with_input_format(config_of(ctx), maps, delimiter, encoding)
+    check_local_input(input_path)
+    for line in run_inspect(get_spark(config.spark), config, input_path, rows).lines():
+        typer.echo(line)
+
+
+def ingest_report_lines(summary) -> list[str]:
+    """The short human summary of an ingest run (an ingest.stage.IngestSummary; the JSON holds everything)."""
     lines = [
-        f"ingested {summary['input']} in {summary['seconds']} s",
-        f"  rows read {summary['rows_read']:,} = clean {summary['rows_clean']:,}"
-        f" + quarantined {summary['rows_quarantined']:,} + duplicate {summary['rows_duplicate']:,}",
+        f"ingested {summary.input} in {summary.seconds} s",
+        f"  rows read {summary.rows_read:,} = clean {summary.rows_clean:,}"
+        f" + quarantined {summary.rows_quarantined:,} + duplicate {summary.rows_duplicate:,}",
     ]
-    if summary["reasons"]:
-        top = sorted(summary["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+    if summary.reasons:
+        top = sorted(summary.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
         lines.append("  quarantine reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
-    if summary["ignored_columns"]:
-        lines.append("  ignored extra columns: " + ", ".join(summary["ignored_columns"]))
-    corr = summary["correlation"]
+    if summary.normalised:
+        lines.append("  normalised: " + ", ".join(f"{code} {n:,}" for code, n in summary.normalised.items()))
+    for column, values in summary.new_values.items():
+        lines.append(f"  new values of {column}: " + ", ".join(f"{v} {n:,}" for v, n in values.items()))
+    if summary.ignored_columns:
+        lines.append("  ignored extra columns: " + ", ".join(summary.ignored_columns))
+    if summary.missing_columns:
+        from shopsense.ingest.columns import mapping_lines
+
+        lines.append("  missing columns (null): " + ", ".join(summary.missing_columns))
+        hints = mapping_lines(summary.missing_columns, summary.ignored_columns, guessed_only=True)
+        if hints:
+            lines += ["  if an extra column holds one, add to shopsense.toml:", "  [columns]",
+                      *(f"  {line}" for line in hints)]
+    corr = summary.correlation
     candidates = corr["candidates"]
     lines.append(
         f"  correlation (|r| > {corr['threshold']}): "
@@ -127,7 +184,7 @@ def ingest_report_lines(summary: dict) -> list[str]:
                      for c in candidates) if candidates else "no feature-reduction candidates")
         + (f" ({corr['note']})" if corr["note"] else "")
     )
-    outputs = summary["outputs"]
+    outputs = summary.outputs
     lines.append(f"  clean data -> {outputs['processed']}; quarantine -> {outputs['quarantine']}")
     lines.append(f"  reports -> {outputs['correlation_png']}, {outputs['summary']}")
     return lines
@@ -343,6 +400,11 @@ def stream_run(
         show_sql()
     finally:
         restore()
+    from shopsense.streaming.source import unreadable_input
+
+    unreadable = unreadable_input(spark, str(config.stream_input_dir), config.columns, config.input_delimiter)
+    if unreadable:
+        raise ShopSenseError(unreadable)
     written = ", ".join(f"{name} {sink.rows_written}" for name, sink in pipeline.sinks.items())
     typer.echo(f"stopped cleanly; rows written to {config.stream_output_dir}: {written}")
 

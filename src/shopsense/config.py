@@ -1,6 +1,7 @@
 """One typed configuration object. Every path and tuning knob of ShopSense is read from here."""
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import sys
@@ -171,7 +172,17 @@ class Config:
     # docs/streaming.md). A query keeps the value of its first run (Spark stores it in the checkpoint).
     stream_shuffle_partitions: int = 0
 
+    # --- the input's format (shopsense.ingest, docs/ingest.md) -----------------------------------------
+    # `[columns]`: your header -> ShopSense's column (raw or snake_case name), for columns not matched by
+    # name; `--map "yours=Theirs"` adds to it.
+    columns: dict[str, str] = field(default_factory=dict)
+    # Ingest stops (exit 2, nothing replaced) when more than this share of the rows read would be quarantined.
+    max_quarantine_share: float = 0.5
+    input_delimiter: str | None = None  # None: detected from the header (`,`, `;`, tab or `|`)
+    input_encoding: str = "UTF-8"  # any Python codec name, e.g. latin-1
+
     def __post_init__(self) -> None:
+        self._check_input_format()
         check_settings(self, {
             "run_rows": AT_LEAST_1, "default_dirty_fraction": SHARE, "correlation_threshold": SHARE,
             "basket_min_support": SHARE, "basket_min_multi_item_share": SHARE,
@@ -189,6 +200,28 @@ class Config:
                 raise ShopSenseError(f"setting '{name}': {exc}") from None
             if seconds <= 0 and name != "stream_watermark":
                 raise ShopSenseError(f"setting '{name}' must be longer than 0, got {getattr(self, name)!r}")
+
+    def _check_input_format(self) -> None:
+        from shopsense.ingest.columns import mapping_target
+
+        check_settings(self, {"max_quarantine_share": SHARE})
+        for yours, theirs in self.columns.items():
+            if not isinstance(theirs, str):
+                raise ShopSenseError(f"[columns] '{yours}' must name a ShopSense column as a string, got {theirs!r}")
+            mapping_target(theirs, f"[columns] '{yours}'")
+        if self.input_delimiter is not None and len(self.input_delimiter) != 1:
+            raise ShopSenseError(f"setting 'input_delimiter' must be one character, got {self.input_delimiter!r}")
+        try:
+            codecs.lookup(self.input_encoding)
+        except LookupError:
+            raise ShopSenseError(f"setting 'input_encoding': unknown encoding {self.input_encoding!r}") from None
+
+    @property
+    def input_charset(self) -> str:
+        """`input_encoding` as Java (Spark) names it."""
+        name = codecs.lookup(self.input_encoding).name
+        return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "iso8859-1": "ISO-8859-1", "cp1252": "windows-1252",
+                "ascii": "US-ASCII"}.get(name, name)
 
     # --- folders under the project home -------------------------------------------------------------
     @property
@@ -251,6 +284,11 @@ class Config:
     def quarantine_rows_dir(self) -> Path:
         """Rejected rows of the last ingest (Parquet: original string values + reason codes)."""
         return self.quarantine_dir / "shopping"
+
+    @property
+    def rejected_rows_dir(self) -> Path:
+        """The rows of an ingest stopped by max_quarantine_share (Parquet, like the quarantine)."""
+        return self.quarantine_dir / "rejected"
 
     @property
     def correlation_csv(self) -> Path:

@@ -64,13 +64,14 @@ def _generate(ctx: RunContext) -> StageResult:
 
 
 def _ingest(ctx: RunContext) -> StageResult:
-    from shopsense.ingest.pipeline import ingest
+    from shopsense.ingest.stage import ingest
 
     s = ingest(ctx.spark, ctx.config, ctx.input_csv)
+    missing = [f"missing columns (null): {', '.join(s.missing_columns)}"] if s.missing_columns else []
     return StageResult(
-        rows_in=s["rows_read"], rows_out=s["rows_clean"],
-        notes=[f"{s['rows_quarantined']:,} quarantined, {s['rows_duplicate']:,} duplicates removed"],
-        outputs={"clean Parquet": s["outputs"]["processed"], "quarantine": s["outputs"]["quarantine"]},
+        rows_in=s.rows_read, rows_out=s.rows_clean,
+        notes=[f"{s.rows_quarantined:,} quarantined, {s.rows_duplicate:,} duplicates removed", *missing],
+        outputs={"clean Parquet": s.outputs["processed"], "quarantine": s.outputs["quarantine"]},
     )
 
 

@@ -58,14 +58,14 @@ NUMERIC_COLUMNS: tuple[str, ...] = ("age", "purchase_amount_usd", "previous_purc
 TRUE_VALUES: tuple[str, ...] = ("yes", "true", "y", "1")
 FALSE_VALUES: tuple[str, ...] = ("no", "false", "n", "0")
 
-# The processed (clean) data: what `data/processed/shopping/` holds. Every column is non-null there.
-PROCESSED_SCHEMA = StructType([StructField(c.name, c.dtype, nullable=False) for c in COLUMNS])
-INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if isinstance(c.dtype, IntegralType))
+# The columns a file must have; any other may be missing (null in the processed data, docs/ingest.md).
+ESSENTIAL_COLUMNS: tuple[str, ...] = ("customer_id", "item_purchased", "category", "purchase_amount_usd")
 
-# The raw file is read with every declared column as a string (explicit, never inferred), so that a bad
-# value is kept verbatim for the quarantine instead of turning into a silent null; types are applied by
-# validation (see shopsense.ingest.validate).
-RAW_STRING_SCHEMA = StructType([StructField(c.raw, StringType(), nullable=True) for c in COLUMNS])
+# The processed (clean) data: what `data/processed/shopping/` holds. An essential column is never null; the
+# others are null only when the input had no such column.
+PROCESSED_SCHEMA = StructType([StructField(c.name, c.dtype, nullable=c.name not in ESSENTIAL_COLUMNS)
+                               for c in COLUMNS])
+INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if isinstance(c.dtype, IntegralType))
 
 GENDERS: tuple[str, ...] = ("Male", "Female")
 
@@ -82,7 +82,7 @@ ITEMS: tuple[str, ...] = tuple(sorted(i for items in ITEMS_BY_CATEGORY.values() 
 CATEGORY_OF_ITEM: dict[str, str] = {i: c for c, items in ITEMS_BY_CATEGORY.items() for i in items}
 
 SIZES: tuple[str, ...] = ("S", "M", "L", "XL")
-# Colours are free text in the contract (any non-empty value); these are the public data set's 25.
+# The public data set's 25 colours (an open vocabulary: any other non-empty value is accepted too).
 COLORS: tuple[str, ...] = (
     "Beige", "Black", "Blue", "Brown", "Charcoal", "Cyan", "Gold", "Gray", "Green", "Indigo", "Lavender",
     "Magenta", "Maroon", "Olive", "Orange", "Peach", "Pink", "Purple", "Red", "Silver", "Teal", "Turquoise",
@@ -105,18 +105,22 @@ US_STATES: tuple[str, ...] = (
     "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming",
 )
 
-# Allowed values per processed column (string columns with a closed vocabulary).
+# Canonical spellings per processed string column (values are matched to them ignoring case, spaces,
+# underscores and hyphens). A closed vocabulary is the list of allowed values; an open one (OPEN_VOCABULARIES:
+# a retailer's own catalogue, stores, colours, ...) also accepts new values, listed in the ingest summary.
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "gender": GENDERS,
     "item_purchased": ITEMS,
     "category": CATEGORIES,
     "location": US_STATES,
+    "color": COLORS,
     "size": SIZES,
     "season": SEASONS,
     "shipping_type": SHIPPING_TYPES,
     "payment_method": PAYMENT_METHODS,
     "frequency_of_purchases": FREQUENCIES,
 }
+OPEN_VOCABULARIES: tuple[str, ...] = ("item_purchased", "location", "color", "payment_method", "shipping_type")
 
 # Inclusive plausibility ranges. The public file spans age 18-70, amount 20-100, rating 2.5-5.0 and
 # previous purchases 1-50; the contract is wider so that real data from other shops is not rejected, but

@@ -54,9 +54,37 @@ def test_missing_file_and_missing_column_are_one_clear_line(tmp_path):
     assert not (tmp_path / "logs").exists()  # said before a Spark session was started
 
     bad = tmp_path / "bad.csv"
-    header = ",".join("Rating" if c == "Review Rating" else c for c in schema.RAW_COLUMNS)
+    header = ",".join("item" if c == "Item Purchased" else c for c in schema.RAW_COLUMNS)
     bad.write_text(header + "\n")
     out = shopsense("--home", str(tmp_path), "ingest", "--input", str(bad))
     assert out.returncode == 2
-    assert "'Review Rating' (found 'Rating'" in out.stderr and "Traceback" not in out.stderr + out.stdout
+    assert "missing required column(s) 'Item Purchased'" in out.stderr and "Traceback" not in out.stderr + out.stdout
+    assert out.stderr.splitlines()[-2:] == ["[columns]", 'item = "Item Purchased"']
     assert not (tmp_path / "data").exists() and not (tmp_path / "reports").exists()
+
+
+SAMPLE_CSV = Path(__file__).parents[1] / "fixtures" / "shopping_sample.csv"
+
+
+def test_inspect_writes_nothing_and_guard_exits_2(tmp_path):
+    lines = SAMPLE_CSV.read_text().splitlines()
+    renamed = lines[0].replace("Item Purchased", "item").replace("Frequency of Purchases", "purchase_frequency")
+    (tmp_path / "in.csv").write_text("\n".join([renamed.replace(",", ";")] + [x.replace(",", ";") for x in lines[1:]]))
+    home = tmp_path / "home"
+    home.mkdir()
+    out = shopsense("--home", str(home), "--master", "local[2]", "inspect", str(tmp_path / "in.csv"), "--rows", "50",
+                    "--map", "item=Item Purchased")
+    assert out.returncode == 0, out.stderr
+    assert "delimiter ';'" in out.stdout and "50 rows read (at most 50)" in out.stdout
+    assert "item_purchased           <- 'item' (mapped)" in out.stdout
+    assert 'purchase_frequency = "Frequency of Purchases"' in out.stdout  # the best guess for a missing column
+    assert "parsed rows (5):" in out.stdout
+    assert sorted(p.name for p in home.iterdir()) == ["logs"]  # nothing but Spark's log
+
+    amount = schema.RAW_COLUMNS.index("Purchase Amount (USD)")
+    garbage = [",".join("n/a" if i == amount else v for i, v in enumerate(x.split(","))) for x in lines[1:]]
+    (tmp_path / "garbage.csv").write_text("\n".join([lines[0], *garbage]))
+    out = shopsense("--home", str(home), "--master", "local[2]", "ingest", "--input", str(tmp_path / "garbage.csv"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "purchase_amount_usd: 100 of 100 rows not a number, e.g. 'n/a'" in out.stderr
+    assert not (home / "data" / "processed").exists()

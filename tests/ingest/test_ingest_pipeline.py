@@ -13,8 +13,8 @@ from shopsense import schema
 from shopsense.config import load_config
 from shopsense.errors import ShopSenseError
 from shopsense.generate import generate, generate_frame, to_processed_frame, write_csv
-from shopsense.ingest import pipeline
-from shopsense.ingest.pipeline import RAW_LINE, ingest
+from shopsense.ingest import stage
+from shopsense.ingest.stage import RAW_LINE, ingest
 from shopsense.ingest.validate import REASONS
 
 SAMPLE_CSV = Path(__file__).parents[1] / "fixtures" / "shopping_sample.csv"
@@ -33,8 +33,8 @@ EXPECTED_REASON = {
 }
 
 
-def invariant_holds(summary: dict) -> bool:
-    return summary["rows_read"] == summary["rows_clean"] + summary["rows_quarantined"] + summary["rows_duplicate"]
+def invariant_holds(summary: stage.IngestSummary) -> bool:
+    return summary.rows_read == summary.rows_clean + summary.rows_quarantined + summary.rows_duplicate
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +51,20 @@ def test_dirty_rows_counts_and_invariant(dirty):
     kinds = generated.dirty_kinds
     assert all(n > 0 for n in kinds.values()), kinds
     assert invariant_holds(summary)
-    assert summary["rows_read"] == 3000
-    assert summary["rows_duplicate"] == kinds["duplicate_row"]
-    assert summary["rows_quarantined"] == sum(n for kind, n in kinds.items() if kind != "duplicate_row")
+    assert summary.rows_read == 3000
+    assert summary.rows_duplicate == kinds["duplicate_row"]
+    assert summary.rows_quarantined == sum(n for kind, n in kinds.items() if kind != "duplicate_row")
     expected = {}
     for kind, reason in EXPECTED_REASON.items():
         expected[reason] = expected.get(reason, 0) + kinds[kind]
     expected["missing_frequency_of_purchases"] = kinds["missing_column"]  # the dropped last field
-    assert summary["reasons"] == expected
+    assert summary.reasons == expected
 
 
 def test_quarantine_keeps_original_values_and_reasons(spark, dirty):
     config, generated, summary = dirty
     quarantine = spark.read.parquet(str(config.quarantine_rows_dir))
-    assert quarantine.count() == summary["rows_quarantined"]
+    assert quarantine.count() == summary.rows_quarantined
     rows = [r.asDict() for r in quarantine.collect()]
     amounts = {r["purchase_amount_usd"] for r in rows if "non_numeric_purchase_amount_usd" in r[REASONS]}
     assert amounts == {"forty-two"}
@@ -79,36 +79,36 @@ def test_clean_output_has_the_processed_schema(spark, dirty):
     clean = spark.read.parquet(str(config.processed_dir))
     assert [(f.name, f.dataType) for f in clean.schema] == [(f.name, f.dataType) for f in schema.PROCESSED_SCHEMA]
     nulls = clean.select([F.sum(F.col(c).isNull().cast("int")).alias(c) for c in clean.columns]).first()
-    assert clean.count() == summary["rows_clean"] and not any(nulls)
+    assert clean.count() == summary.rows_clean and not any(nulls)
     # no exact duplicate survives
-    assert clean.distinct().count() == summary["rows_clean"]
+    assert clean.distinct().count() == summary.rows_clean
 
 
 def test_reports_and_summary_are_written(dirty):
     config, _, summary = dirty
-    assert json.loads(config.ingest_summary.read_text()) == json.loads(json.dumps(summary))
+    assert json.loads(config.ingest_summary.read_text()) == json.loads(json.dumps(summary.to_dict()))
     for key in ("correlation_csv", "correlation_json", "correlation_png"):
-        assert Path(summary["outputs"][key]).stat().st_size > 0
-    corr = summary["correlation"]
-    assert corr["rows"] == summary["rows_clean"] and corr["features"] == list(schema.NUMERIC_COLUMNS)
+        assert Path(summary.outputs[key]).stat().st_size > 0
+    corr = summary.correlation
+    assert corr["rows"] == summary.rows_clean and corr["features"] == list(schema.NUMERIC_COLUMNS)
     assert corr["pearson"][0][0] == pytest.approx(1.0)
 
 
 def test_real_sample_rows_are_all_clean_and_exact(spark, config):
     summary = ingest(spark, config, SAMPLE_CSV)
     expected = to_processed_frame(pd.read_csv(SAMPLE_CSV, dtype={"Purchase Amount (USD)": float}))
-    assert (summary["rows_read"], summary["rows_quarantined"], summary["rows_duplicate"]) == (len(expected), 0, 0)
-    assert summary["reasons"] == {} and summary["ignored_columns"] == []
+    assert (summary.rows_read, summary.rows_quarantined, summary.rows_duplicate) == (len(expected), 0, 0)
+    assert summary.reasons == {} and summary.ignored_columns == []
     actual = spark.read.parquet(str(config.processed_dir))
     assertDataFrameEqual(actual, spark.createDataFrame(expected, schema.PROCESSED_SCHEMA))
 
 
 def test_missing_column_stops_before_writing_anything(spark, config):
-    frame = generate_frame(20, seed=1).drop(columns=["Season"])
-    path = config.home / "in" / "no_season.csv"
+    frame = generate_frame(20, seed=1).drop(columns=["Category"])
+    path = config.home / "in" / "no_category.csv"
     path.parent.mkdir()
     frame.to_csv(path, index=False)
-    with pytest.raises(ShopSenseError, match="'Season'"):
+    with pytest.raises(ShopSenseError, match="'Category'"):
         ingest(spark, config, path)
     assert sorted(p.name for p in config.home.iterdir()) == ["in"]
 
@@ -116,8 +116,8 @@ def test_missing_column_stops_before_writing_anything(spark, config):
 def test_header_only_file_gives_an_empty_valid_run(spark, config):
     path = write_csv(generate(0), config.home / "empty.csv")
     summary = ingest(spark, config, path)
-    assert (summary["rows_read"], summary["rows_clean"], summary["rows_quarantined"]) == (0, 0, 0)
-    assert "fewer than 2" in summary["correlation"]["note"]
+    assert (summary.rows_read, summary.rows_clean, summary.rows_quarantined) == (0, 0, 0)
+    assert "fewer than 2" in summary.correlation["note"]
     assert spark.read.parquet(str(config.processed_dir)).count() == 0
 
 
@@ -128,20 +128,20 @@ def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config,
     variant = config.home / "variant.csv"
     variant.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     first = ingest(spark, config, variant)
-    assert first["rows_quarantined"] == 0 and first["ignored_columns"] == ["Preferred Payment Method"]
+    assert first.rows_quarantined == 0 and first.ignored_columns == ["Preferred Payment Method"]
     before = spark.read.parquet(str(config.processed_dir)).toPandas()
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated crash after staging")
 
-    monkeypatch.setattr(pipeline.correlation, "correlations", broken)
+    monkeypatch.setattr(stage.correlation, "correlations", broken)
     with pytest.raises(RuntimeError, match="simulated"):
         ingest(spark, config, write_csv(generate(50, seed=9), config.home / "other.csv"))
     monkeypatch.undo()
     pd.testing.assert_frame_equal(spark.read.parquet(str(config.processed_dir)).toPandas(), before)
-    assert json.loads(config.ingest_summary.read_text())["rows_read"] == first["rows_read"]
+    assert json.loads(config.ingest_summary.read_text())["rows_read"] == first.rows_read
     assert not [p for p in config.processed_dir.parent.iterdir() if p.name.startswith(".")]
 
     again = ingest(spark, config, variant)
-    assert again["rows_clean"] == first["rows_clean"]
-    assert spark.read.parquet(str(config.processed_dir)).count() == first["rows_clean"]  # no duplication
+    assert again.rows_clean == first.rows_clean
+    assert spark.read.parquet(str(config.processed_dir)).count() == first.rows_clean  # no duplication

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from shopsense import schema
-from shopsense.ingest.pipeline import classified_rows, clean_rows, quarantined_rows
+from shopsense.ingest.stage import classified_rows, clean_rows, quarantined_rows
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_NUMBER
 from shopsense.ingest.split import COPIES, STATUS, InvariantError, count_outcomes, deduplicate
 from shopsense.ingest.validate import REASON_BITS, reason_mask, typed_column

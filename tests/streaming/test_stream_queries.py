@@ -48,8 +48,8 @@ def test_every_rule_is_caught_and_valid_rows_are_typed(parsed):
     valid = [r for r in rows if r["valid"]]
     assert len(valid) == 2  # the second one only has blanks around its values
     first = valid[0]
-    assert (first["customer_id"], first["age"], first["purchase_amount_usd"], first["subscription_status"],
-            first["event_time"]) == (1001, 30, 50.0, True, datetime(2025, 1, 1, 10, 0, 5))
+    assert (first.customer_id, first.age, first.purchase_amount_usd, first.subscription_status,
+            first.event_time) == (1001, 30, 50.0, True, datetime(2025, 1, 1, 10, 0, 5))
     for row in rows:
         failed = [rule for rule in source.RULES if row[f"fail_{rule}"]]
         assert row["valid"] == (not failed)  # `valid` is written apart from the flags (source._valid)
@@ -62,7 +62,7 @@ def test_every_rule_is_caught_and_valid_rows_are_typed(parsed):
 def test_stream_and_batch_ingest_agree_on_every_row(spark, config, tmp_path):
     """One rule set: a line is valid in the stream exactly when `shopsense ingest` keeps it, with the same
     typed values (e.g. vocabulary matched case-insensitively and spelled canonically, "42.0" is an age)."""
-    from shopsense.ingest.pipeline import ingest
+    from shopsense.ingest.stage import ingest
     from shopsense.io import read_processed
 
     lenient = [_with("Gender", "male"), _with("Age", "42.0"), _with("Season", " winter ")]
@@ -74,7 +74,7 @@ def test_stream_and_batch_ingest_agree_on_every_row(spark, config, tmp_path):
     csv = tmp_path / "batch.csv"
     csv.write_text("\n".join([header, *lines]) + "\n")
     summary = ingest(spark, config, csv)
-    assert summary["rows_clean"] == 1 + len(lenient) == stream.filter("valid").count()
+    assert summary.rows_clean == 1 + len(lenient) == stream.filter("valid").count()
     assertDataFrameEqual(read_processed(spark, config),
                          stream.filter("valid").select(*PROCESSED_SCHEMA.fieldNames()))
 

@@ -1,14 +1,16 @@
 """Reading the raw CSV: header check first, then every column as a string with an explicit schema.
 
-Nothing is inferred. The header line decides the positional read schema: each of the 18 contract columns is
-read under its snake_case name, unknown extra columns under a placeholder name (read so that the token count
-check still sees them, then dropped), and `_corrupt_record` keeps the raw line of rows Spark cannot parse
-into exactly that many fields (too many or too few tokens).
+Nothing is inferred. The header line decides the positional read schema: each file column matched to a
+contract column (shopsense.ingest.columns) is read under its snake_case name, extra columns under a
+placeholder name (read so that the token count check still sees them, then dropped), a contract column the
+file lacks is null, and `_corrupt_record` keeps the raw line of rows Spark cannot parse into exactly that
+many fields (too many or too few tokens). The delimiter (`,`, `;`, tab or `|`) is detected from the header
+unless given; the encoding is UTF-8 (a BOM is dropped) unless given (e.g. latin-1); `.gz` files are read as
+such by Spark.
 """
 from __future__ import annotations
 
 import csv
-import difflib
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +23,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from shopsense import schema
 from shopsense.errors import ShopSenseError
+from shopsense.ingest.columns import HeaderMatch, match_header
 
 CORRUPT_RECORD = "_corrupt_record"
 SOURCE_FILE = "source_file"
@@ -32,16 +35,27 @@ _FILE_PATH = "_file_path"
 BOM = "\ufeff"
 
 
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+
+
 @dataclass(frozen=True)
 class Header:
     """The checked header of the input: read schema fields in file order and the ignored extra columns."""
 
     fields: tuple[str, ...]  # one per header column: a processed column name or an `_ignored_<i>` placeholder
     ignored: tuple[str, ...]  # header names of the extra columns, as written in the file
+    match: HeaderMatch | None = None  # how each column was matched
+    delimiter: str = ","
+    encoding: str = "UTF-8"
     files: tuple[str, ...] = ()  # the input files whose header was checked
     # The same files as Spark's file source names them (`_metadata.file_path`), sorted: the smallest
     # SOURCE_NUMBER is the smallest path.
     sources: tuple[str, ...] = ()
+
+    @property
+    def absent(self) -> frozenset[str]:
+        """Contract columns the input does not have (null in the processed data)."""
+        return frozenset(c for c in schema.PROCESSED_COLUMNS if c not in self.fields)
 
     def read_schema(self) -> StructType:
         return StructType(
@@ -50,38 +64,22 @@ class Header:
         )
 
 
-def split_header(line: str) -> list[str]:
+def split_header(line: str, delimiter: str = ",") -> list[str]:
     """Column names of a header line: CSV quoting honoured, BOM and surrounding whitespace removed."""
-    names = next(csv.reader([line.lstrip(BOM)], skipinitialspace=True), [])
+    names = next(csv.reader([line.lstrip(BOM)], delimiter=delimiter, skipinitialspace=True), [])
     return [name.strip() for name in names]
 
 
-def check_header(names: list[str], source: str = "input") -> Header:
-    """Map header names onto the contract, or raise ShopSenseError naming the missing/duplicated columns."""
-    known = set(schema.RAW_COLUMNS)
-    duplicated = sorted({n for n in names if n in known and names.count(n) > 1})
-    if duplicated:
-        raise ShopSenseError(f"{source}: column(s) appear more than once in the header: {_quoted(duplicated)}")
-    missing = [c for c in schema.RAW_COLUMNS if c not in names]
-    unknown = [n for n in names if n not in known]
-    if missing:
-        hints = [_rename_hint(column, unknown) for column in missing]
-        raise ShopSenseError(
-            f"{source}: missing required column(s) {'; '.join(hints)}. "
-            f"Expected the header: {', '.join(schema.RAW_COLUMNS)}"
-        )
-    fields = tuple(schema.RAW_TO_PROCESSED.get(n, f"_ignored_{i}") for i, n in enumerate(names))
-    return Header(fields=fields, ignored=tuple(unknown))
+def detect_delimiter(line: str) -> str:
+    """The DELIMITERS entry that splits a header line into the most names (`,` when none splits it)."""
+    return max(DELIMITERS, key=lambda d: (len(split_header(line, d)), d == ","))
 
 
-def _rename_hint(column: str, unknown: list[str]) -> str:
-    lowered = {n.lower(): n for n in unknown}
-    close = difflib.get_close_matches(column.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"'{column}' (found '{lowered[close[0]]}': renamed or misspelled?)" if close else f"'{column}'"
-
-
-def _quoted(names: list[str]) -> str:
-    return ", ".join(f"'{n}'" for n in names)
+def check_header(names: list[str], source: str = "input", mapping: dict[str, str] | None = None) -> Header:
+    """Match header names onto the contract (shopsense.ingest.columns.match_header), or raise ShopSenseError."""
+    match = match_header(names, mapping, source)
+    fields = tuple(f if f is not None else f"_ignored_{i}" for i, f in enumerate(match.fields))
+    return Header(fields=fields, ignored=match.extra, match=match)
 
 
 def input_not_found(path: str) -> ShopSenseError:
@@ -118,26 +116,33 @@ def input_files(spark: SparkSession, path: str) -> list[str]:
     return sorted(files)
 
 
-def read_header(spark: SparkSession, path: str) -> Header:
+def read_header(spark: SparkSession, path: str, mapping: dict[str, str] | None = None,
+                delimiter: str | None = None, encoding: str = "UTF-8") -> Header:
     """Check the header of every input file (one tiny `limit(1)` job per file); all must agree."""
     headers, sources = {}, []
     for file in input_files(spark, path):
         first = spark.read.text(file).select("value", "_metadata.file_path").limit(1).collect()
-        names = split_header(first[0].value) if first else []
-        if not any(names):
+        if not first or not first[0].value.lstrip(BOM).strip():
             raise ShopSenseError(f"{file}: the file is empty (expected a header line: {', '.join(schema.RAW_COLUMNS)})")
-        headers[file] = names
+        sep = delimiter or detect_delimiter(first[0].value)
+        if encoding.replace("-", "").upper() == "UTF8":
+            names = split_header(first[0].value, sep)
+        else:  # the text source decodes UTF-8 only; the CSV source decodes the header in the file's encoding
+            line = spark.read.options(sep=sep, encoding=encoding, header=False).csv(file).limit(1).first()
+            names = [(n or "").strip() for n in line]
+        headers[file] = (names, sep)
         sources.append(first[0].file_path)
-    first_file, names = next(iter(headers.items()))
+    first_file, (names, sep) = next(iter(headers.items()))
     for file, other in headers.items():
-        if other != names:
+        if other != (names, sep):
             raise ShopSenseError(f"{file}: header differs from the one of {first_file}; all input files must match")
-    checked = check_header(names, source=first_file if len(headers) == 1 else path)
-    return replace(checked, files=tuple(headers), sources=tuple(sorted(sources)))
+    checked = check_header(names, source=first_file if len(headers) == 1 else path, mapping=mapping)
+    return replace(checked, delimiter=sep, encoding=encoding, files=tuple(headers), sources=tuple(sorted(sources)))
 
 
 def read_raw(spark: SparkSession, path: str, header: Header) -> DataFrame:
-    """All rows as strings: the 18 contract columns (snake_case names), `_corrupt_record`, and the number of
+    """All rows as strings: the 18 contract columns (snake_case names; null when `header.absent`),
+    `_corrupt_record`, and the number of
     the row's file (SOURCE_NUMBER; joined from the few `header.sources` by a broadcast, left join: no row lost).
 
     PERMISSIVE mode keeps malformed rows (their raw line lands in `_corrupt_record`). `columnPruning` is off
@@ -153,14 +158,17 @@ def read_raw(spark: SparkSession, path: str, header: Header) -> DataFrame:
         .option("columnPruning", False)
         .option("ignoreLeadingWhiteSpace", True)
         .option("ignoreTrailingWhiteSpace", True)
-        .option("encoding", "UTF-8")
+        .option("encoding", header.encoding)
+        .option("sep", header.delimiter)
         .csv(path)
     )
     # Built in the JVM: a DataFrame of a Python list would start Python workers just to unpickle it.
     number = F.col("id").cast("int")
     numbers = spark.range(1, len(header.sources) + 1).select(
         number.alias(SOURCE_NUMBER), F.element_at(F.lit(list(header.sources)), number).alias(_FILE_PATH))
-    rows = raw.select(*schema.PROCESSED_COLUMNS, CORRUPT_RECORD, F.col("_metadata.file_path").alias(_FILE_PATH))
+    columns = [F.lit(None).cast("string").alias(c) if c in header.absent else F.col(c)
+               for c in schema.PROCESSED_COLUMNS]
+    rows = raw.select(*columns, CORRUPT_RECORD, F.col("_metadata.file_path").alias(_FILE_PATH))
     return rows.join(F.broadcast(numbers), _FILE_PATH, "left").select(
         *schema.PROCESSED_COLUMNS, CORRUPT_RECORD, SOURCE_NUMBER)
 

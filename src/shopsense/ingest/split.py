@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from shopsense import schema
 from shopsense.ingest.read import CORRUPT_RECORD, SOURCE_NUMBER
-from shopsense.ingest.validate import REASON_BITS, RULES, typed_column
+from shopsense.ingest.validate import NORMALISATIONS, NORMALISED_BITS, REASON_BITS, RULES, Rule, typed_column
 
 STATUS = "status"
 COPIES = "_copies"  # how many times a distinct row was read
@@ -32,6 +32,8 @@ class Counts:
     rows_quarantined: int
     rows_duplicate: int
     reasons: dict[str, int] = field(default_factory=dict)  # quarantined rows per reason code (non-zero only)
+    examples: dict[str, str] = field(default_factory=dict)  # reason code -> one raw value that broke it
+    normalised: dict[str, int] = field(default_factory=dict)  # rows read per normalisation code (non-zero only)
 
     def check(self) -> "Counts":
         total = self.rows_clean + self.rows_quarantined + self.rows_duplicate
@@ -66,7 +68,7 @@ def classify(validated: DataFrame) -> DataFrame:
     """
     quarantined = f"`{REASON_BITS}` != 0"  # SQL text: one call to the JVM per column (validate.py)
     return validated.selectExpr(
-        SOURCE_NUMBER, COPIES, REASON_BITS,
+        SOURCE_NUMBER, COPIES, REASON_BITS, NORMALISED_BITS,
         f"CASE WHEN {quarantined} THEN '{QUARANTINED}' ELSE '{CLEAN}' END AS {STATUS}",
         *[f"CASE WHEN {quarantined} THEN `{c}` END AS `{c}`" for c in (*schema.PROCESSED_COLUMNS, CORRUPT_RECORD)],
         *[f"CASE WHEN NOT ({quarantined}) THEN `{t}` END AS `{t}`"
@@ -75,12 +77,14 @@ def classify(validated: DataFrame) -> DataFrame:
 
 
 def count_outcomes(classified: DataFrame) -> Counts:
-    """All counts in ONE small aggregation: rows and copies per (status, REASON_BITS), a few hundred groups
-    at most; the reasons are counted from each group's bits."""
-    groups = classified.groupBy(STATUS, REASON_BITS).agg(
+    """All counts in ONE small aggregation: rows and copies per (status, REASON_BITS, NORMALISED_BITS), a few
+    hundred groups at most; the reasons and normalisations are counted from each group's bits, and each
+    quarantined group keeps one of its rows as read, the example of its reasons."""
+    groups = classified.groupBy(STATUS, REASON_BITS, NORMALISED_BITS).agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum(COPIES).alias("copies"),
         F.sum(F.when(F.col(SOURCE_NUMBER).isNull(), F.col(COPIES)).otherwise(0)).alias("unnumbered"),
+        F.first(F.struct(*schema.PROCESSED_COLUMNS, CORRUPT_RECORD)).alias("example"),
     ).collect()
     unnumbered = sum(g["unnumbered"] for g in groups)
     if unnumbered:  # read.read_raw found no number for their file: a bug, never silently a null source_file
@@ -93,4 +97,17 @@ def count_outcomes(classified: DataFrame) -> Counts:
         rows_quarantined=rows[QUARANTINED],
         rows_duplicate=sum(g["copies"] - g["rows"] for g in groups),
         reasons={code: count for code, count in reasons.items() if count},
+        examples={rule.code: _example(rule, g["example"]) for i, rule in reversed(list(enumerate(RULES)))
+                  for g in groups if g[REASON_BITS] >> i & 1},
+        normalised={n.code: count for i, n in enumerate(NORMALISATIONS)
+                    if (count := sum(g["copies"] for g in groups if g[NORMALISED_BITS] >> i & 1))},
     ).check()
+
+
+def _example(rule: Rule, row) -> str:
+    """What the rule saw in a row as read: the value of its column, the raw line, or item / category."""
+    if rule.kind == "malformed":
+        return row[CORRUPT_RECORD]
+    if rule.kind == "mismatch":
+        return f"{row['item_purchased']} / {row['category']}"
+    return row[rule.column] if row[rule.column] is not None else ""

@@ -8,12 +8,21 @@ Reason codes (a row gets ALL that apply, in this order; docs/ingest.md lists the
 - `missing_<column>`: empty or absent value (after trimming);
 - `non_numeric_<column>`: not a finite number; `non_integer_<column>`: a fraction in an integer column;
 - `<column>_out_of_range`: outside schema.NUMERIC_RANGES (inclusive);
-- `unknown_<column>`: not in the column's vocabulary (matched case-insensitively);
+- `unknown_<column>`: not in the column's closed vocabulary (an open one, schema.OPEN_VOCABULARIES, takes
+  new values);
 - `non_boolean_<column>`: not one of schema.TRUE_VALUES / FALSE_VALUES;
 - `item_category_mismatch`: a known item filed under another known category.
+
+Before the rules, values are normalised (NORMALISATIONS; each one applied sets a bit of NORMALISED_BITS):
+- `money_<column>`: a currency symbol or code, thousands separators and spaces removed (`$1,234.50`);
+- `integer_<column>`: an integer written with a zero fraction (`53.0`);
+- `boolean_<column>`: yes/no written otherwise than `Yes`/`No` (`y`, `TRUE`, `0`);
+- `spelling_<column>`: a vocabulary value matched ignoring case, spaces, underscores and hyphens.
+A column the input does not have (`absent`) is null and breaks no rule.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import chain
 
@@ -51,7 +60,7 @@ def _rules() -> tuple[Rule, ...]:
             if c.name in _INTEGER_COLUMNS:
                 rules.append(Rule(f"non_integer_{c.name}", "non_integer", c.name))
             rules.append(Rule(f"{c.name}_out_of_range", "out_of_range", c.name))
-        if c.name in schema.VOCABULARIES:
+        if c.name in schema.VOCABULARIES and c.name not in schema.OPEN_VOCABULARIES:
             rules.append(Rule(f"unknown_{c.name}", "unknown", c.name))
         if isinstance(c.dtype, BooleanType):
             rules.append(Rule(f"non_boolean_{c.name}", "non_boolean", c.name))
@@ -61,6 +70,25 @@ def _rules() -> tuple[Rule, ...]:
 
 RULES: tuple[Rule, ...] = _rules()
 REASON_CODES: tuple[str, ...] = tuple(r.code for r in RULES)
+
+NORMALISED_BITS = "_normalised_bits"  # bit i set when NORMALISATIONS[i] changed the row's value
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    code: str
+    kind: str  # money | integer | boolean | spelling
+    column: str
+
+
+def _normalisations() -> tuple[Normalisation, ...]:
+    kinds = {"purchase_amount_usd": "money", **{c: "integer" for c in _INTEGER_COLUMNS},
+             **{c: "boolean" for c in schema.BOOLEAN_COLUMNS}, **{c: "spelling" for c in schema.VOCABULARIES}}
+    return tuple(Normalisation(f"{kinds[c]}_{c}", kinds[c], c) for c in schema.PROCESSED_COLUMNS if c in kinds)
+
+
+NORMALISATIONS: tuple[Normalisation, ...] = _normalisations()
+_NORMALISED_KIND = {n.column: n.kind for n in NORMALISATIONS}
 
 
 # --- the rules as SQL text -------------------------------------------------------------------------------
@@ -72,7 +100,7 @@ def _name(column: str) -> str:
     return f"`{column}`"
 
 
-def _string(text: str) -> str:
+def sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -83,11 +111,11 @@ def _number_literal(value: float) -> str:
 
 def _map(pairs) -> str:
     """A constant string map."""
-    return f"map({', '.join(_string(text) for text in chain.from_iterable(pairs))})"
+    return f"map({', '.join(sql_string(text) for text in chain.from_iterable(pairs))})"
 
 
 def _words(words) -> str:
-    return ", ".join(_string(w) for w in words)
+    return ", ".join(sql_string(w) for w in words)
 
 
 def trimmed_text(column: str) -> str:
@@ -122,9 +150,53 @@ def _exact(text: str) -> str:
     return f"CASE WHEN try_cast({text} AS BIGINT) IS NULL THEN try_cast({text} AS {_EXACT.simpleString()}) END"
 
 
+def _normalised(column: str) -> str:
+    return _name(f"_normalised_{column}")
+
+
+_SPELLING_NOISE = r"[\s_-]"  # ignored when a value is matched to its vocabulary
+
+
+def spelling_key(text: str) -> str:
+    """SQL of a value's vocabulary key: lower case, without spaces, underscores and hyphens."""
+    return f"lower(regexp_replace({text}, {sql_string(_SPELLING_NOISE)}, ''))"
+
+
+def _spelling_key_of(word: str) -> str:
+    return re.sub(_SPELLING_NOISE, "", word).lower()  # `spelling_key` in Python, for the constant maps
+
+
+# A currency symbol or code before or after the amount, and a thousands separator between digits.
+_CURRENCY = r"(?i)^(?:us\$|usd|eur|gbp|chf|[$€£¥])\s*|\s*(?:usd|eur|gbp|chf|[$€£¥])$"
+_THOUSANDS = r"(?<=\d)[, ](?=\d{3}(?!\d))"
+_ZERO_FRACTION = r"^([+-]?[0-9]+)[.]0+$"
+
+
+def _normalised_text(column: str, text: str) -> str:
+    """SQL of the text a value is parsed from: money and zero-fraction integers rewritten (a rewrite that
+    does not give a number is not applied, so the quarantine names the value as written)."""
+    kind = _NORMALISED_KIND.get(column)
+    if kind == "money":
+        money = f"regexp_replace(regexp_replace({text}, {sql_string(_CURRENCY)}, ''), {sql_string(_THOUSANDS)}, '')"
+        return f"CASE WHEN try_cast({money} AS DOUBLE) IS NOT NULL THEN {money} ELSE {text} END"
+    if kind == "integer":
+        return f"regexp_replace({text}, {sql_string(_ZERO_FRACTION)}, '$1')"
+    return text
+
+
 def _canonical(column: str, text: str) -> str:
-    """The vocabulary spelling of a value matched case-insensitively; null when unknown."""
-    return f"try_element_at({_map((w.lower(), w) for w in schema.VOCABULARIES[column])}, lower({text}))"
+    """The vocabulary spelling of a value (see `spelling_key`); null when unknown."""
+    words = _map((_spelling_key_of(w), w) for w in schema.VOCABULARIES[column])
+    return f"try_element_at({words}, {spelling_key(text)})"
+
+
+def _normalisation_applied(n: Normalisation) -> str:
+    text, value = _text(n.column), _value(n.column)
+    if n.kind in ("money", "integer"):
+        return f"{_normalised(n.column)} != {text}"
+    if n.kind == "boolean":
+        return f"{value} IS NOT NULL AND {text} NOT IN ('Yes', 'No')"
+    return f"{_canonical(n.column, text)} != {text}"  # spelling
 
 
 def _boolean(text: str) -> str:
@@ -137,6 +209,8 @@ def _parsed(column: str, text: str) -> str:
     """The typed, canonical value of a contract column from its trimmed text; null when invalid."""
     if column in schema.NUMERIC_RANGES:
         return _number(column, text)
+    if column in schema.OPEN_VOCABULARIES:
+        return f"coalesce({_canonical(column, text)}, {text})"
     if column in schema.VOCABULARIES:
         return _canonical(column, text)
     if isinstance(_TYPES[column], BooleanType):
@@ -157,7 +231,11 @@ def _within(value: str, column: str) -> str:
     return f"({value} >= {low} AND {value} <= {high})"
 
 
-def _condition(rule: Rule) -> str:
+def _condition(rule: Rule, absent: frozenset[str], present: str | None) -> str:
+    if rule.column in absent:
+        return "false"
+    if rule.kind == "missing" and present is not None:
+        return f"{_text(rule.column)} IS NULL AND array_contains({_name(present)}, {sql_string(rule.column)})"
     if rule.kind == "malformed":
         return f"{_name(CORRUPT_RECORD)} IS NOT NULL"
     if rule.kind == "mismatch":
@@ -182,15 +260,19 @@ def _condition(rule: Rule) -> str:
     raise ValueError(f"unknown rule kind {rule.kind}")
 
 
-def _checked(raw: DataFrame) -> tuple[DataFrame, str]:
-    """`raw` with each contract value trimmed and parsed once (so that several rules test one parse, and the
-    generated code stays small), and the REASON_BITS expression over them."""
+def _checked(raw: DataFrame, absent: frozenset[str], present: str | None) -> tuple[DataFrame, list[str]]:
+    """`raw` with each contract value trimmed, normalised and parsed once (so that several rules test one
+    parse, and the generated code stays small), and the REASON_BITS and NORMALISED_BITS expressions."""
     texts = [f"{trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
-    exact = [f"{_exact(_text(c))} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
-    parsed = raw.selectExpr("*", *texts).selectExpr(
-        "*", *[f"{_parsed(c, _text(c))} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS], *exact)
-    bits = [f"CASE WHEN {_condition(rule)} THEN {1 << i}L ELSE 0L END" for i, rule in enumerate(RULES)]
-    return parsed, f"{_bitwise_or(bits)} AS {_name(REASON_BITS)}"
+    normalised = [f"{_normalised_text(c, _text(c))} AS {_normalised(c)}" for c in schema.PROCESSED_COLUMNS]
+    exact = [f"{_exact(_normalised(c))} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
+    parsed = raw.selectExpr("*", *texts).selectExpr("*", *normalised).selectExpr(
+        "*", *[f"{_parsed(c, _normalised(c))} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS], *exact)
+    reasons = [f"CASE WHEN {_condition(rule, absent, present)} THEN {1 << i}L ELSE 0L END" for i, rule in enumerate(RULES)]
+    applied = [f"CASE WHEN {_normalisation_applied(n)} THEN {1 << i}L ELSE 0L END"
+               for i, n in enumerate(NORMALISATIONS)]
+    return parsed, [f"{_bitwise_or(reasons)} AS {_name(REASON_BITS)}",
+                    f"{_bitwise_or(applied)} AS {_name(NORMALISED_BITS)}"]
 
 
 def _bitwise_or(terms: list[str]) -> str:
@@ -208,18 +290,23 @@ def reason_mask(codes) -> int:
 
 def reasons_of(bits: str = REASON_BITS) -> Column:
     """The reason codes of the REASON_BITS column `bits`, in RULES order (an empty array for 0)."""
-    codes = ", ".join(f"CASE WHEN ({_name(bits)} & {1 << i}L) != 0 THEN {_string(rule.code)} END"
+    codes = ", ".join(f"CASE WHEN ({_name(bits)} & {1 << i}L) != 0 THEN {sql_string(rule.code)} END"
                       for i, rule in enumerate(RULES))
     return F.expr(f"array_compact(array({codes}))")
 
 
-def validate(raw: DataFrame) -> DataFrame:
+def normalisations_of(bits: int) -> list[str]:
+    """The codes of the NORMALISATIONS whose bit is set in `bits`."""
+    return [n.code for i, n in enumerate(NORMALISATIONS) if bits >> i & 1]
+
+
+def validate(raw: DataFrame, absent: frozenset[str] = frozenset()) -> DataFrame:
     """Add `reasons`: array of the reason codes that apply to each row (empty array = valid row).
 
     Comparisons with a null side are null, and `CASE WHEN null` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
-    parsed, bits = _checked(raw)
+    parsed, (bits, _) = _checked(raw, absent, None)
     return parsed.selectExpr(*map(_name, raw.columns), bits).select(*raw.columns, reasons_of().alias(REASONS))
 
 
@@ -228,13 +315,15 @@ def typed_column(column: str) -> str:
     return f"_typed_{column}"
 
 
-def validate_and_type(raw: DataFrame) -> DataFrame:
-    """REASON_BITS (see `reasons_of`), plus each contract column's processed value (in its processed type,
-    null when invalid) as `typed_column(c)`, from the same parse: whoever needs both the reasons and the
-    typed row parses each value once."""
-    parsed, bits = _checked(raw)
+def validate_and_type(raw: DataFrame, absent: frozenset[str] = frozenset(), present: str | None = None) -> DataFrame:
+    """REASON_BITS (see `reasons_of`) and NORMALISED_BITS, plus each contract column's processed value (in
+    its processed type, null when invalid or absent) as `typed_column(c)`, from the same parse: whoever needs
+    both the reasons and the typed row parses each value once. The contract columns the input lacks are
+    `absent`, or, when they differ from row to row (stream files), all but those listed in the array<string>
+    column `present`."""
+    parsed, bits = _checked(raw, absent, present)
     values = [f"{_typed(c.name)} AS {_name(typed_column(c.name))}" for c in schema.COLUMNS]
-    return parsed.selectExpr(*map(_name, raw.columns), bits, *values)
+    return parsed.selectExpr(*map(_name, raw.columns), *bits, *values)
 
 
 def typed_values() -> list[Column]:

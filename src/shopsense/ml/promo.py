@@ -8,7 +8,7 @@ from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import DataFrame
 
 from shopsense.config import MLSettings
-from shopsense.errors import ShopSenseError
+from shopsense.errors import NotLearnable, ShopSenseError
 from shopsense.ml.evaluation import (
     binary_metrics, leakage_guard, majority_baseline, positive_score, require_both_classes,
 )
@@ -29,6 +29,8 @@ THRESHOLD = 0.5  # decision threshold on P(promo): the accuracy-optimal one for 
 def train_promo(df: DataFrame, settings: MLSettings,
                 candidates: tuple[str, ...] = CANDIDATES) -> tuple[PipelineModel, dict]:
     """Fit on the training customers, tune with customer-grouped CV, evaluate on the test customers."""
+    if df.where(df[TARGET].isNotNull()).isEmpty():  # the input had no promo column (docs/ingest.md)
+        raise NotLearnable(f"the input has no promo column (`{TARGET}` is null in every row)")
     watch = Stopwatch()
     train, test = customer_split(with_binary_label(df, TARGET), settings.test_fraction, settings.seed)
     for split, frame in (("training", train), ("test", test)):

@@ -200,7 +200,7 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
         folder.mkdir(parents=True, exist_ok=True)
 
     raw = read_stream(spark, str(config.stream_input_dir), config.stream_max_files_per_trigger)
-    parsed = parse_events(raw)
+    parsed = parse_events(raw, config.columns, config.input_delimiter)
     events = valid_events(parsed, config.stream_watermark)
     window = config.stream_window
     reference, origin = anomaly_reference(spark, config)

@@ -1,39 +1,49 @@
 """The stream's file format, the file source, and parsing + validation against the data contract.
 
-A stream file is a headered CSV whose columns are the contract's raw columns (schema.RAW_COLUMNS, as
-strings) followed by `event_id` and `event_time`. It is read with an explicit all-string schema (never
-inferred) plus a corrupt-record column, in PERMISSIVE mode, so a malformed line or file becomes a counted
-row instead of an exception that kills the stream. Header lines are recognised and dropped explicitly
-(rather than with header=true, which would silently skip the first line of a file that has no header).
+A stream file is a headered CSV: its columns are matched by their header names with the same rules and
+`[columns]` mapping as batch ingestion (shopsense.ingest.columns), in any order, plus the event time
+(`event_time`, `timestamp`, `event_timestamp` or `purchase_time`; ISO formats with or without fraction or
+zone) and an optional `event_id` (when absent: the file's path and the line's number, the same on every
+re-read, so a restart stays exactly once). The simulator writes schema.RAW_COLUMNS, `event_id`, `event_time`.
+
+Each file is read whole (one row per file: its header travels with its lines, so every line is parsed by
+its own file's header without a join), split into lines, and each line parsed with `from_csv` into at most
+MAX_COLUMNS strings. A line whose field count differs from its header's, and every line of a file whose
+header lacks an essential column (schema.ESSENTIAL_COLUMNS) or the event time, is a malformed row: counted,
+never an exception that kills the stream. The delimiter is Config.input_delimiter, else `,` (`from_csv`
+takes it as a constant); files are UTF-8.
 """
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
 from shopsense import schema
-from shopsense.ingest.validate import REASON_BITS, reason_mask, trimmed_text, typed_values, validate_and_type
+from shopsense.ingest.columns import (
+    COLUMN_OF_KEY, EVENT_COLUMN_OF_KEY, EVENT_ID, EVENT_TIME, NOT_KEY_PATTERN, UNIT_PATTERN, mapping_keys,
+)
+from shopsense.ingest.read import BOM
+from shopsense.ingest.validate import (
+    REASON_BITS, reason_mask, sql_string, trimmed_text, typed_values, validate_and_type,
+)
 from shopsense.ingest.validate import RULES as CONTRACT_RULES
 
-EVENT_ID = "event_id"
-EVENT_TIME = "event_time"
 CORRUPT = "_corrupt_record"
 STREAM_COLUMNS: tuple[str, ...] = schema.RAW_COLUMNS + (EVENT_ID, EVENT_TIME)
 # Event times are written and parsed in UTC (the Spark session time zone) with milliseconds.
 EVENT_TIME_PATTERN = "yyyy-MM-dd HH:mm:ss.SSS"  # Spark datetime pattern
 EVENT_TIME_STRFTIME = "%Y-%m-%d %H:%M:%S.%f"  # Python; the simulator cuts microseconds to milliseconds
-
-STREAM_SCHEMA = StructType(
-    [StructField(name, StringType(), nullable=True) for name in STREAM_COLUMNS]
-    + [StructField(CORRUPT, StringType(), nullable=True)]
-)
+MAX_COLUMNS = 64  # columns of a stream file beyond these are not read (its lines are then malformed)
+_FIELDS = "_fields"  # per line: its file's columns in header order (processed names; '' for an extra one)
+_TOKENS = "_tokens"  # per line: its values in header order
+_LINE_NUMBER = "_line_number"
+_NAME_QUOTES = BOM + '|"'  # removed from header names before their key is taken
 
 # Validation rules, each a boolean column `fail_<rule>` (true = the row breaks the rule).
 RULES: tuple[str, ...] = (
-    "malformed_row",  # wrong number of fields: the CSV line does not fit the stream schema
+    "malformed_row",  # wrong number of fields for its header, or a header without an essential column
     "missing_event_id",
-    "bad_event_time",  # missing or not in EVENT_TIME_PATTERN
+    "bad_event_time",  # missing or not an ISO date-time
     "missing_value",  # a contract column is empty
     "not_a_number",  # a numeric column holds text
     "out_of_range",  # a numeric value outside schema.NUMERIC_RANGES
@@ -46,13 +56,10 @@ FILE_TIME = "file_time"  # modification time of the file = when it landed in the
 
 
 def read_options(max_files_per_trigger: int | None = None) -> dict[str, str]:
-    """CSV options shared by the streaming source and the batch oracle (so both parse alike)."""
+    """Text-source options shared by the streaming source and the batch oracle (so both read alike)."""
     options = {
-        "header": "false",
-        "mode": "PERMISSIVE",
-        "columnNameOfCorruptRecord": CORRUPT,
+        "wholetext": "true",  # one row per file: the header travels with its lines
         "pathGlobFilter": "*.csv",  # only the simulator's files; never half-written temporary names
-        "encoding": "UTF-8",
     }
     if max_files_per_trigger:
         options["maxFilesPerTrigger"] = str(max_files_per_trigger)
@@ -60,15 +67,13 @@ def read_options(max_files_per_trigger: int | None = None) -> dict[str, str]:
 
 
 def read_stream(spark, input_dir: str, max_files_per_trigger: int) -> DataFrame:
-    """The raw file stream: all-string columns, the corrupt-record column and the file's path and time."""
-    return _with_file_info(
-        spark.readStream.schema(STREAM_SCHEMA).options(**read_options(max_files_per_trigger)).csv(input_dir)
-    )
+    """The raw file stream: one row per file (`value`: its text) with the file's path and time."""
+    return _with_file_info(spark.readStream.options(**read_options(max_files_per_trigger)).text(input_dir))
 
 
 def read_batch(spark, input_dir: str) -> DataFrame:
     """The same files read as a static DataFrame (the batch oracle of the tests)."""
-    return _with_file_info(spark.read.schema(STREAM_SCHEMA).options(**read_options()).csv(input_dir))
+    return _with_file_info(spark.read.options(**read_options()).text(input_dir))
 
 
 def _with_file_info(df: DataFrame) -> DataFrame:
@@ -94,13 +99,78 @@ CONTRACT_RULE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _key(name: str) -> str:
-    """Column name after parsing: the processed name of a contract column, else the name itself."""
-    return schema.RAW_TO_PROCESSED.get(name, name)
-
-
 def _text(name: str) -> Column:
     return F.expr(trimmed_text(name))
+
+
+def _header_fields(mapping: dict[str, str] | None, split_sep: str) -> str:
+    """SQL: the first line's names as processed names ('' for an extra column), by header key
+    (shopsense.ingest.columns: the same key patterns and mapping)."""
+    keys = {**COLUMN_OF_KEY, **EVENT_COLUMN_OF_KEY, **mapping_keys(mapping)}
+    key_map = "map(" + ", ".join(f"{sql_string(k)}, {sql_string(v)}" for k, v in keys.items()) + ")"
+    name = f"lower(trim(regexp_replace(n, {sql_string(_NAME_QUOTES)}, '')))"
+    key = f"regexp_replace(regexp_replace({name}, {sql_string(UNIT_PATTERN)}, ''), {sql_string(NOT_KEY_PATTERN)}, '')"
+    return f"transform(split(lines[0], {split_sep}), n -> coalesce(try_element_at({key_map}, {key}), ''))"
+
+
+def _field(name: str) -> str:
+    """SQL: a line's value of one column, by its position in the file's header (null when absent)."""
+    position = f"array_position({_FIELDS}, {sql_string(name)})"
+    return f"IF({position} > 0, try_element_at({_TOKENS}, CAST({position} AS INT)), NULL)"
+
+
+def _lines(raw: DataFrame, mapping: dict[str, str] | None, delimiter: str) -> DataFrame:
+    """One row per data line of each file: its values under the file's column names, `_corrupt_record`
+    (the line, when malformed) and the file's path and time."""
+    split_sep = sql_string("\\" + delimiter if delimiter in "|.^$*+?()[]{}\\" else delimiter)
+    wide = ", ".join(f"c{i} STRING" for i in range(MAX_COLUMNS))
+    csv = f"from_csv(line, {sql_string(wide)}, map('sep', {sql_string(delimiter)}, 'mode', 'PERMISSIVE'))"
+    required = " AND ".join(f"array_contains({_FIELDS}, {sql_string(c)})"
+                            for c in (*schema.ESSENTIAL_COLUMNS, EVENT_TIME))
+    fields = f"size(split(regexp_replace(line, '\"[^\"]*\"', ''), {split_sep}, -1))"
+    return (
+        raw.selectExpr("split(value, '\\r?\\n') AS lines", FILE_PATH, FILE_TIME)
+        .selectExpr("lines", f"{_header_fields(mapping, split_sep)} AS {_FIELDS}", FILE_PATH, FILE_TIME)
+        .selectExpr(f"posexplode(lines) AS ({_LINE_NUMBER}, line)", _FIELDS, FILE_PATH, FILE_TIME)
+        .where(f"{_LINE_NUMBER} > 0 AND trim(line) != ''")
+        .selectExpr("*", f"{csv} AS _parsed")
+        .selectExpr("*", f"array({', '.join(f'_parsed.c{i}' for i in range(MAX_COLUMNS))}) AS {_TOKENS}")
+        .selectExpr(
+            *[f"{_field(c)} AS `{c}`" for c in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
+            f"IF({fields} != size({_FIELDS}) OR NOT ({required}), line, NULL) AS {CORRUPT}",
+            f"array_contains({_FIELDS}, {sql_string(EVENT_ID)}) AS _has_event_id",
+            f"filter({_FIELDS}, f -> f != '') AS _present", _LINE_NUMBER, FILE_PATH, FILE_TIME)
+    )
+
+
+def parse_events(raw: DataFrame, mapping: dict[str, str] | None = None, delimiter: str | None = None) -> DataFrame:
+    """Raw stream files -> typed rows (processed names) with one `fail_<rule>` flag per rule and `valid`.
+
+    Every data line stays (header lines are dropped): invalid rows are kept, flagged, for the
+    data-quality query; the window queries keep only `valid` rows. The contract columns are checked and
+    typed exactly as by batch ingestion (normalised, vocabularies matched, a column the file lacks is null;
+    an invalid value becomes null, never an error under ANSI mode). `mapping`: the `[columns]` table.
+    """
+    lines = _lines(raw, mapping, delimiter or ",")
+    derived_id = F.concat(F.col(FILE_PATH), F.lit(":"), (F.col(_LINE_NUMBER) + 1).cast("string"))
+    columns = lines.select(
+        *schema.PROCESSED_COLUMNS,
+        F.when(F.col("_has_event_id"), _text(EVENT_ID)).otherwise(derived_id).alias(f"s_{EVENT_ID}"),
+        F.expr(f"try_to_timestamp({trimmed_text(EVENT_TIME)})").alias(EVENT_TIME),
+        *[_text(name).isNull().alias(f"null_{name}") for name in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
+        CORRUPT, "_present", FILE_PATH, FILE_TIME,
+    )
+    checked = validate_and_type(columns, present="_present")  # reason bits and typed values from one parse
+    return checked.select(
+        F.col(f"s_{EVENT_ID}").alias(EVENT_ID),
+        EVENT_TIME,
+        *typed_values(),
+        *[F.coalesce(flag, F.lit(False)).alias(f"fail_{rule}") for rule, flag in _rule_flags().items()],
+        *[f"null_{name}" for name in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
+        FILE_PATH,
+        FILE_TIME,
+        _valid(),
+    )
 
 
 def _rule_flags() -> dict[str, Column]:
@@ -125,40 +195,6 @@ def _valid() -> Column:
             & (F.col(REASON_BITS) == 0)).alias("valid")
 
 
-def is_header() -> Column:
-    """A header line of a stream file (every file starts with one)."""
-    return F.expr(f"coalesce(`{EVENT_ID}` = '{EVENT_ID}' AND `{EVENT_TIME}` = '{EVENT_TIME}' "
-                  f"AND `{schema.RAW_COLUMNS[0]}` = '{schema.RAW_COLUMNS[0]}', false)")
-
-
-def parse_events(raw: DataFrame) -> DataFrame:
-    """Raw stream rows -> typed rows (processed names) with one `fail_<rule>` flag per rule and `valid`.
-
-    Every data line stays (header lines are dropped): invalid rows are kept, flagged, for the
-    data-quality query; the window queries keep only `valid` rows. The contract columns are checked and
-    typed exactly as by batch ingestion (trimmed, vocabulary matched case-insensitively; an invalid value
-    becomes null, never an error under ANSI mode).
-    """
-    lines = raw.filter(~is_header()).select(
-        *[F.col(f"`{name}`").alias(_key(name)) for name in schema.RAW_COLUMNS],
-        _text(EVENT_ID).alias(f"s_{EVENT_ID}"),
-        F.try_to_timestamp(_text(EVENT_TIME), F.lit(EVENT_TIME_PATTERN)).alias(EVENT_TIME),
-        *[_text(name).isNull().alias(f"null_{_key(name)}") for name in STREAM_COLUMNS],
-        CORRUPT, FILE_PATH, FILE_TIME,
-    )
-    checked = validate_and_type(lines)  # reason bits and typed values from one parse
-    return checked.select(
-        F.col(f"s_{EVENT_ID}").alias(EVENT_ID),
-        EVENT_TIME,
-        *typed_values(),
-        *[F.coalesce(flag, F.lit(False)).alias(f"fail_{rule}") for rule, flag in _rule_flags().items()],
-        *[f"null_{_key(name)}" for name in STREAM_COLUMNS],
-        FILE_PATH,
-        FILE_TIME,
-        _valid(),
-    )
-
-
 def valid_events(parsed: DataFrame, watermark: str | None = None) -> DataFrame:
     """Only the rows that pass every rule, in the processed layout plus event_id/event_time.
 
@@ -168,3 +204,20 @@ def valid_events(parsed: DataFrame, watermark: str | None = None) -> DataFrame:
     """
     events = parsed.filter(F.col("valid")).select(EVENT_ID, EVENT_TIME, *schema.PROCESSED_COLUMNS)
     return events.withWatermark(EVENT_TIME, watermark) if watermark else events
+
+
+def unreadable_input(spark, input_dir: str, mapping: dict[str, str] | None = None,
+                     delimiter: str | None = None) -> str | None:
+    """Why no line of the stream files in `input_dir` was valid, when there are lines and none was (a
+    stream of another layout must not finish "cleanly" with nothing); None otherwise. A batch read of the
+    files, only after the stream has stopped."""
+    parsed = parse_events(read_batch(spark, input_dir), mapping, delimiter)
+    if parsed.where("valid").isEmpty():
+        counts = parsed.agg(F.count(F.lit(1)).alias("lines"), F.countDistinct(FILE_PATH).alias("files"),
+                            *[F.count_if(f"fail_{rule}").alias(rule) for rule in RULES]).first()
+        if counts["lines"]:
+            failed = ", ".join(f"{rule} {counts[rule]:,}" for rule in RULES if counts[rule])
+            return (f"no line of the {counts['files']:,} stream file(s) in {input_dir} is valid "
+                    f"({counts['lines']:,} lines: {failed}); a header needs "
+                    f"{', '.join(schema.ESSENTIAL_COLUMNS)} and an event time column (docs/ingest.md)")
+    return None
