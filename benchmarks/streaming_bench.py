@@ -32,7 +32,7 @@ from pyspark.sql.streaming import StreamingQueryListener
 
 from shopsense.config import SparkSettings, load_config
 from shopsense.spark import get_spark
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.runner import QUERY_NAMES, await_pipeline, start_pipeline
 from shopsense.streaming.simulator import Simulator, load_pool
 

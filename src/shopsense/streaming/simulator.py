@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from shopsense import generate, schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.source import EVENT_TIME_STRFTIME, STREAM_COLUMNS
 
 SOURCES = ("auto", "processed", "generator")

@@ -45,24 +45,23 @@ FILE_PATH = "file_path"
 FILE_TIME = "file_time"  # modification time of the file = when it landed in the folder
 
 
-def read_options(max_files_per_trigger: int | None = None) -> dict[str, str]:
+def read_options() -> dict[str, str]:
     """CSV options shared by the streaming source and the batch oracle (so both parse alike)."""
-    options = {
+    return {
         "header": "false",
         "mode": "PERMISSIVE",
         "columnNameOfCorruptRecord": CORRUPT,
         "pathGlobFilter": "*.csv",  # only the simulator's files; never half-written temporary names
         "encoding": "UTF-8",
     }
-    if max_files_per_trigger:
-        options["maxFilesPerTrigger"] = str(max_files_per_trigger)
-    return options
 
 
-def read_stream(spark, input_dir: str, max_files_per_trigger: int) -> DataFrame:
-    """The raw file stream: all-string columns, the corrupt-record column and the file's path and time."""
+def read_stream(spark, input_dir: str, trigger_limits: dict[str, str] | None = None) -> DataFrame:
+    """The raw file stream: all-string columns, the corrupt-record column and the file's path and time.
+
+    `trigger_limits`: the file source's maxFilesPerTrigger / maxBytesPerTrigger options, if any."""
     return _with_file_info(
-        spark.readStream.schema(STREAM_SCHEMA).options(**read_options(max_files_per_trigger)).csv(input_dir)
+        spark.readStream.schema(STREAM_SCHEMA).options(**read_options(), **(trigger_limits or {})).csv(input_dir)
     )
 
 
