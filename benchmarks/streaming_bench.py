@@ -1,18 +1,21 @@
-"""Streaming benchmark: sustained input rate and end-to-end latency of `shopsense stream run`.
+"""Streaming benchmark: highest sustained input rate and end-to-end latency of `shopsense stream run`.
 
-For each input rate, a fresh pipeline (five queries, default Config: 1 file per micro-batch, 1 s trigger)
-runs while this script lands one simulator file every --file-interval seconds for --duration seconds.
-Event time is fast-forwarded (each file covers --event-span seconds of event time) so that windows close
-within the run instead of after the 2-minute watermark + 1-minute window of real time.
+For each input rate (events/s, rising), a fresh pipeline (five queries, default Config: 1 s trigger,
+micro-batches sized by maxBytesPerTrigger, RocksDB state) runs while this script lands one file every
+--file-interval seconds for --duration seconds. The files are written before the clock starts (so writing
+them costs the pipeline no CPU) and landed by a hard link (atomic), modification time = landing time.
+Event time is fast-forwarded (each file covers --event-span seconds of event time), so windows close during
+the run instead of after minutes of real time.
 
-- Sustained rate: the input rate "is kept up with" when, at the end of the feeding, the slowest query is at
-  most one file behind (the file that has just landed may still be in flight).
-- End-to-end latency: for every window written to the durable sales_kpis output, the time from the landing
-  of the file that closed it (the first file whose events reach window end + watermark) until its
-  batch folder appeared in stream/output/sales_kpis. Event-time waiting (window + watermark) comes on top
-  in real time when event time follows the wall clock.
+- Kept up: at the end of the feeding, every query has read all but at most the files of the last
+  trigger interval + one micro-batch (no growing backlog). The highest rate kept up is reported; the
+  rates stop rising at the first one not kept up.
+- Batch duration p50/p95: micro-batches with input rows, all five queries.
+- Latency p50/p95: for every window in the durable sales_kpis output, from the landing of the file that
+  closed it (the first file whose events reach window end + watermark) to its batch folder's _SUCCESS.
+- Peak memory: peak resident set of this process (driver) + the local Spark JVM (VmHWM).
 
-Usage: python benchmarks/streaming_bench.py [--rates 50,200,1000] [--duration 40]
+Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3]
 Not a test: numbers depend on the machine and its load (the load average is printed with them).
 """
 from __future__ import annotations
@@ -32,20 +35,20 @@ from pyspark.sql.streaming import StreamingQueryListener
 
 from shopsense.config import SparkSettings, load_config
 from shopsense.spark import get_spark
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.runner import QUERY_NAMES, await_pipeline, start_pipeline
 from shopsense.streaming.simulator import Simulator, load_pool
 
-ROOT = Path(__file__).resolve().parent / "data" / "streaming"
+ROOT = Path(__file__).resolve().parent / "data" / "streaming"  # local files: the benchmark lands them itself
 START = datetime(2025, 1, 1, 10, 0, tzinfo=timezone.utc)
 
 
-class RowCounter(StreamingQueryListener):
-    """Input rows and batch durations per query name, from the progress events."""
+class ProgressLog(StreamingQueryListener):
+    """Input rows and durations of the micro-batches with input, per query name."""
 
     def __init__(self):
         self.rows: dict[str, int] = {}
-        self.durations: dict[str, list[float]] = {}
+        self.durations: list[float] = []
 
     def onQueryStarted(self, event):
         pass
@@ -54,7 +57,7 @@ class RowCounter(StreamingQueryListener):
         p = event.progress
         self.rows[p.name] = self.rows.get(p.name, 0) + p.numInputRows
         if p.numInputRows:
-            self.durations.setdefault(p.name, []).append(p.batchDuration / 1000)
+            self.durations.append(p.batchDuration / 1000)
 
     def onQueryIdle(self, event):
         pass
@@ -63,97 +66,141 @@ class RowCounter(StreamingQueryListener):
         pass
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and its child processes that are alive (the Spark JVM)."""
+    def hwm(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    me = os.getpid()
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == me]
+    return (hwm(me) + sum(hwm(c) for c in children)) / 1024
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def stage_files(config, pool, rate: int, args, staging: Path) -> list[tuple[Path, datetime]]:
+    """All files of one run, written before the clock starts: (path, max event time) in landing order."""
+    rows_per_file = max(1, round(rate * args.file_interval))
+    sim = Simulator(config, pool, batch_size=rows_per_file, interval=args.event_span, seed=rate, start_time=START,
+                    late_fraction=0.01, dirty_fraction=0.01, anomaly_fraction=0.001)
+    staging.mkdir(parents=True)
+    files = []
+    for k in range(1 + int(args.duration / args.file_interval)):
+        lines, info = sim.batch_lines(k)
+        path = staging / info.path.name
+        path.write_text("\n".join(lines) + "\n")
+        files.append((path, sim.span_start(k) + timedelta(seconds=args.event_span)))
+    return files
+
+
+def land(path: Path, input_dir: Path) -> float:
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+    os.link(path, input_dir / path.name)
+    return time.monotonic()
+
+
 def run_level(spark, pool, rate: int, args) -> dict:
     home = ROOT / f"rate-{rate}"
-    shutil.rmtree(home, ignore_errors=True)  # our own benchmark folder only
+    shutil.rmtree(home, ignore_errors=True)  # the benchmark's own folder only
     config = load_config(home=home)
-    rows_per_file = max(1, round(rate * args.file_interval))
-    sim = Simulator(config, pool, batch_size=rows_per_file, interval=args.event_span, seed=rate,
-                    start_time=START)
     watermark = interval_seconds(config.stream_watermark)
-    counter = RowCounter()
-    spark.streams.addListener(counter)
-    pipeline = start_pipeline(spark, config, available_now=False, printer=None, console=False, progress=False)
+    files = stage_files(config, pool, rate, args, home / "staged")
+    rows_per_file = max(1, round(rate * args.file_interval))
+    input_dir = Path(config.stream_input_dir)
+    input_dir.mkdir(parents=True)
+
+    log = ProgressLog()
+    spark.streams.addListener(log)
+    pipeline = start_pipeline(spark, config, printer=None, console=False, progress=False)
     stop = threading.Event()
     waiter = threading.Thread(target=await_pipeline, args=(pipeline, stop), daemon=True)
     waiter.start()
-    # Warm-up: one file that every query must have processed before the clock starts (JVM warm-up,
-    # first planning); its rows are not part of the figures.
-    warm = sim.write_batch(0)
-    while min(counter.rows.get(name, 0) for name in QUERY_NAMES) < warm.rows:
+    # Warm-up: the first file, processed by every query before the clock starts (first planning).
+    land(files[0][0], input_dir)
+    while min(log.rows.get(name, 0) for name in QUERY_NAMES) < rows_per_file:
         if not waiter.is_alive():
             raise SystemExit(f"the pipeline stopped during the warm-up: {pipeline.failure()}")
-        time.sleep(0.2)
-    counter.rows.clear()
-    counter.durations.clear()
+        time.sleep(0.1)
+    log.rows.clear()
+    log.durations.clear()
 
-    landed: list[tuple[float, datetime]] = []  # (wall time, span end = max event time) per file
+    out_dir = Path(config.stream_output_dir) / "sales_kpis"
     appeared: dict[str, float] = {}
-    out_dir = config.stream_output_dir / "sales_kpis"
+    landed: list[tuple[float, datetime]] = []
     began = time.monotonic()
-    k = first = 1
-    while time.monotonic() - began < args.duration:
-        due = began + (k - first) * args.file_interval
+    for i, (path, span_end) in enumerate(files[1:]):
+        due = began + i * args.file_interval
         while time.monotonic() < due:
             _poll(out_dir, appeared)
-            time.sleep(0.05)
-        sim.write_batch(k)
-        landed.append((time.monotonic(), sim.span_start(k) + timedelta(seconds=args.event_span)))
-        k += 1
-    feed_end = time.monotonic()
-    fed = k - first
-    behind_files = fed - min(_data_batches(counter, name, rows_per_file) for name in QUERY_NAMES)
-    processed = min(counter.rows.get(name, 0) for name in QUERY_NAMES)
+            time.sleep(0.02)
+        landed.append((land(path, input_dir), span_end))
+    time.sleep(args.file_interval)
+    fed_seconds = time.monotonic() - began
+    fed_rows = len(landed) * rows_per_file
+    slowest = min(log.rows.get(name, 0) for name in QUERY_NAMES)
     settle_end = time.monotonic() + args.settle
     while time.monotonic() < settle_end:
         _poll(out_dir, appeared)
-        time.sleep(0.05)
+        time.sleep(0.02)
     stop.set()
     waiter.join()
-    spark.streams.removeListener(counter)
+    spark.streams.removeListener(log)
 
     latencies = []
     for folder, seen_at in appeared.items():
         for window_end in pq.read_table(out_dir / folder, columns=["window_end"]).column(0).to_pylist():
-            closing = next((t for t, span_end in landed
-                            if span_end >= window_end.replace(tzinfo=timezone.utc) + timedelta(seconds=watermark)),
-                           None)
+            close_at = window_end.replace(tzinfo=timezone.utc) + timedelta(seconds=watermark)
+            closing = next((t for t, span_end in landed if span_end >= close_at), None)
             if closing is not None and seen_at >= closing:
                 latencies.append(seen_at - closing)
-    fed_seconds = feed_end - began
-    durations = [d for name in QUERY_NAMES for d in counter.durations.get(name, [])]
+    # Allowed in flight at the end: the last file (landed one interval ago) and one micro-batch's worth.
+    allowed_behind = 2 * rows_per_file
+    shutil.rmtree(home / "staged", ignore_errors=True)
     return {
-        "rate": rate, "rows_per_file": rows_per_file, "files": fed, "input_rows": fed * rows_per_file,
-        "input_rows_per_s": fed * rows_per_file / fed_seconds,
-        "slowest_query_rows": processed, "slowest_rows_per_s": processed / fed_seconds,
-        "files_behind": behind_files,
-        "kept_up": behind_files <= 1,  # at most the file that has just landed is still in flight
-        "median_batch_s": statistics.median(durations) if durations else float("nan"),
-        "latency_median_s": statistics.median(latencies) if latencies else float("nan"),
-        "latency_max_s": max(latencies) if latencies else float("nan"),
-        "windows": len(latencies),
+        "rate": rate, "rows_per_file": rows_per_file, "files": len(landed),
+        "input_rows_per_s": fed_rows / fed_seconds, "slowest_rows_per_s": slowest / fed_seconds,
+        "behind_rows": fed_rows - slowest, "kept_up": fed_rows - slowest <= allowed_behind,
+        "batch_p50": percentile(log.durations, 0.5), "batch_p95": percentile(log.durations, 0.95),
+        "latency_p50": percentile(latencies, 0.5), "latency_p95": percentile(latencies, 0.95),
+        "windows": len(latencies), "peak_mb": peak_rss_mb(),
     }
-
-
-def _data_batches(counter: RowCounter, name: str, rows_per_file: int) -> int:
-    return round(counter.rows.get(name, 0) / rows_per_file)
 
 
 def _poll(out_dir: Path, appeared: dict[str, float]) -> None:
     if out_dir.exists():
         now = time.monotonic()
         for folder in os.listdir(out_dir):
-            if folder.startswith("batch_id=") and folder not in appeared:
+            if folder.startswith("batch_id=") and folder not in appeared and (out_dir / folder / "_SUCCESS").exists():
                 appeared[folder] = now
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="50,200,1000", help="input rates to try, rows/s")
-    parser.add_argument("--duration", type=float, default=40.0, help="seconds of feeding per rate")
+    parser.add_argument("--rates", default="10000,25000,50000,100000", help="input rates to try, events/s, rising")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per rate (medians are reported)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of feeding per run")
     parser.add_argument("--file-interval", type=float, default=2.0, help="seconds between files")
-    parser.add_argument("--event-span", type=float, default=30.0, help="event-time seconds per file")
-    parser.add_argument("--settle", type=float, default=10.0, help="seconds of latency polling after feeding")
+    parser.add_argument("--event-span", type=float, default=20.0, help="event-time seconds per file")
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds of latency polling after feeding")
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args()
 
@@ -161,18 +208,23 @@ def main() -> None:
     pool, origin = load_pool(load_config(home=ROOT), "generator", seed=1)
     print(f"# shopsense streaming benchmark, master {args.master}, cores {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, source {origin}")
-    print(f"# one file every {args.file_interval:g} s for {args.duration:g} s per rate; "
-          f"each file covers {args.event_span:g} s of event time")
-    print("rate_rows_s | rows/file | files | input rows/s | slowest query rows (rows/s) | files behind | kept up | "
-          "median batch s | latency median s | latency max s | windows")
+    print(f"# {' '.join(sys.argv)}")
+    print("rate events/s | rows/file | input rows/s | slowest query rows/s | behind rows | kept up | "
+          "batch p50/p95 s | latency p50/p95 s | windows | peak MB")
+    best = None
     for rate in (int(r) for r in args.rates.split(",")):
-        r = run_level(spark, pool, rate, args)
-        print(f"{r['rate']} | {r['rows_per_file']} | {r['files']} | {r['input_rows_per_s']:.0f} | "
-              f"{r['slowest_query_rows']} ({r['slowest_rows_per_s']:.0f}) | {r['files_behind']} | "
-              f"{'yes' if r['kept_up'] else 'no'} | "
-              f"{r['median_batch_s']:.2f} | {r['latency_median_s']:.1f} | {r['latency_max_s']:.1f} | "
-              f"{r['windows']}", flush=True)
-    print(f"# load average at the end {os.getloadavg()[0]:.1f}")
+        runs = [run_level(spark, pool, rate, args) for _ in range(args.repeat)]
+        med = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "kept_up"}
+        kept_up = sum(r["kept_up"] for r in runs) * 2 > len(runs)
+        print(f"{rate} | {med['rows_per_file']:.0f} | {med['input_rows_per_s']:.0f} | {med['slowest_rows_per_s']:.0f} | "
+              f"{med['behind_rows']:.0f} | {'yes' if kept_up else 'no'} | {med['batch_p50']:.2f}/{med['batch_p95']:.2f} | "
+              f"{med['latency_p50']:.1f}/{med['latency_p95']:.1f} | {med['windows']:.0f} | {med['peak_mb']:.0f}",
+              flush=True)
+        if not kept_up:
+            break
+        best = rate
+    print(f"# highest sustained rate: {best if best is not None else 'none of the rates'} events/s; "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
     spark.stop()
 
 

@@ -366,7 +366,7 @@ def stream_run(
     console: bool = typer.Option(True, "--console/--no-console", help="Print every finalised row."),
     max_files_per_trigger: Optional[int] = typer.Option(
         None, "--max-files-per-trigger", min=0, metavar="N",
-        help="Files per micro-batch, 0 = all (default 1: exact late-row counts, see docs/streaming.md)."),
+        help="Files per micro-batch (default: by size, setting stream_max_bytes_per_trigger; 0 = no file limit)."),
     sql: Optional[str] = typer.Option(None, "--sql",
                                       help="SQL over the in-memory tables, printed every trigger and at the end, "
                                            "e.g. \"SELECT * FROM sales_kpis ORDER BY window_start\"."),
@@ -375,7 +375,7 @@ def stream_run(
     import threading
 
     from shopsense.spark import get_spark
-    from shopsense.streaming.clock import interval_seconds
+    from shopsense.streaming.intervals import interval_seconds
     from shopsense.streaming.runner import await_pipeline, start_pipeline, stop_on_signals
 
     config = config_of(ctx)

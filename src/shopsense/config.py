@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from shopsense.errors import ShopSenseError
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 
 ENV_HOME = "SHOPSENSE_HOME"
 ENV_MASTER = "SHOPSENSE_SPARK_MASTER"
@@ -145,13 +145,12 @@ class Config:
     # Event-time semantics: Spark interval strings, used verbatim by withWatermark() and window().
     stream_watermark: str = "2 minutes"
     stream_window: str = "1 minute"
-    # Micro-batch trigger of `shopsense stream run` (not used with --available-now). With one file per
-    # micro-batch (below) the pipeline reads at most one file per trigger, so keep it short.
+    # Micro-batch trigger of `shopsense stream run` (not used with --available-now). A window is written
+    # by the (no-data) micro-batch after the one that moves the watermark past its end: keep it short.
     stream_trigger: str = "1 second"
-    # One file per micro-batch (0 = no limit): every query then cuts the input into the same micro-batches, so all see
-    # the same watermark per batch and the data-quality query's late-row count equals what the window
-    # queries dropped. Larger files, not more files per batch, raise the throughput.
-    stream_max_files_per_trigger: int = 1
+    # Files per micro-batch (0 = no file limit: the byte limit below applies). When set, it replaces the
+    # byte limit (Spark takes one or the other).
+    stream_max_files_per_trigger: int = 0
     # Anomaly rule: robust z-score |0.6745 (x - median) / MAD| above this flags a purchase or a window.
     stream_anomaly_z: float = 3.5
     # A window's revenue is compared with the median of up to this many previous finalised windows,
@@ -171,6 +170,9 @@ class Config:
     # in every micro-batch, so small micro-batches want few (run demo: 8 -> 2 cut a quarter of its time,
     # docs/streaming.md). A query keeps the value of its first run (Spark stores it in the checkpoint).
     stream_shuffle_partitions: int = 0
+    # Bytes of input files per micro-batch (0 = no limit; at least one file is always read): bounds the
+    # size of a catch-up micro-batch while leaving a live stream's batches whole (docs/streaming.md).
+    stream_max_bytes_per_trigger: int = 64 * 2**20
 
     # --- the input's format (shopsense.ingest, docs/ingest.md) -----------------------------------------
     # `[columns]`: your header -> ShopSense's column (raw or snake_case name), for columns not matched by
@@ -192,7 +194,8 @@ class Config:
             "stream_revenue_history": AT_LEAST_1, "stream_revenue_min_history": Limit(1, self.stream_revenue_history),
             "stream_revenue_min_change": AT_LEAST_0, "stream_generator_rows": AT_LEAST_1,
             "stream_pool_rows": AT_LEAST_1, "stream_memory_rows": AT_LEAST_1,
-            "stream_max_files_per_trigger": AT_LEAST_0, "stream_shuffle_partitions": AT_LEAST_0})
+            "stream_max_files_per_trigger": AT_LEAST_0, "stream_shuffle_partitions": AT_LEAST_0,
+            "stream_max_bytes_per_trigger": AT_LEAST_0})
         for name in ("stream_watermark", "stream_window", "stream_trigger"):
             try:
                 seconds = interval_seconds(getattr(self, name))

@@ -93,3 +93,50 @@ def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipel
         a, b = (json.loads((home / "models" / model / "metrics.json").read_text()) for home in (local, cluster))
         for key in ("data_fingerprint", "split", "params", "excluded_features", "metrics"):
             assert_same(a.get(key), b.get(key), f"{model}.{key}")
+
+
+STREAM_VOLATILE = ("processed_at", "avg_ingestion_lag_s", "max_ingestion_lag_s", "max_file_to_processing_s")
+
+
+def stream_outputs(home: Path) -> dict[str, pd.DataFrame]:
+    """The durable outputs of the five streaming queries, without the wall-clock columns."""
+    from shopsense.streaming.runner import QUERY_NAMES
+
+    frames = {}
+    for name in QUERY_NAMES:
+        frame = pd.concat([pd.read_parquet(batch).assign(batch_id=int(batch.name.split("=")[1]))
+                           for batch in sorted((home / "stream/output" / name).glob("batch_id=*"))
+                           if (batch / "_SUCCESS").exists()])
+        frame = frame.drop(columns=[c for c in STREAM_VOLATILE if c in frame])
+        for column in frame.columns[frame.dtypes == object]:
+            frame[column] = frame[column].astype(str)
+        frames[name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    return frames
+
+
+def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(tmp_path):
+    """The same simulated files, `stream run --available-now` in local mode and on the cluster: the durable
+    outputs (written by the executors through Spark's writer) are equal."""
+    homes = {"local": tmp_path / "local", "cluster": tmp_path / "cluster"}
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+
+    def shopsense(home: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "shopsense", "--home", str(home), *args],
+                              capture_output=True, text=True, env=env, timeout=1500)
+
+    for home in homes.values():
+        out = shopsense(home, "stream", "simulate", "--batches", "6", "--batch-size", "300", "--interval", "60",
+                        "--fast", "--seed", "7", "--start-time", "2025-01-01T10:00:00", "--source", "generator",
+                        "--late-fraction", "0.05", "--dirty-fraction", "0.02", "--anomaly-fraction", "0.01")
+        assert out.returncode == 0, out.stderr[-3000:]
+    out = shopsense(homes["local"], "--master", "local[2]", "stream", "run", "--available-now", "--no-console")
+    assert out.returncode == 0, out.stderr[-3000:]
+    (tmp_path / "spark").mkdir()
+    with standalone_cluster(tmp_path / "spark") as url:
+        out = shopsense(homes["cluster"], "--master", url, "stream", "run", "--available-now", "--no-console")
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert list((tmp_path / "spark/worker").glob("app-*/*/stderr"))
+    local, cluster = stream_outputs(homes["local"]), stream_outputs(homes["cluster"])
+    assert len(local["sales_kpis"]) >= 3 and len(local["anomalies"]) >= 1
+    for name, frame in local.items():
+        pd.testing.assert_frame_equal(frame, cluster[name], obj=name)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from shopsense.streaming import source
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 
 START = datetime(2025, 1, 1, 10, 0, 0, tzinfo=timezone.utc)
 

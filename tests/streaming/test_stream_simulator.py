@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from shopsense.errors import ShopSenseError
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.simulator import DIRTY_KINDS, Simulator, load_pool
 from shopsense.streaming.source import EVENT_TIME_STRFTIME, STREAM_COLUMNS
 

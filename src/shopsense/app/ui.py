@@ -11,6 +11,7 @@ import gradio as gr
 
 from shopsense import schema
 from shopsense.app import handlers as h
+from shopsense.app.live import build_live_tab
 from shopsense.app.overview import METRIC_COLUMNS
 from shopsense.app.profile import Field
 
@@ -115,4 +116,7 @@ def build_ui(ctx: h.AppContext, concurrency: int) -> gr.Blocks:
                 show = partial(h.overview_page, ctx)
                 overview_refresh.click(show, None, outputs, api_name="overview", concurrency_limit=None)
                 demo.load(show, None, outputs, api_visibility="private", concurrency_limit=None)
+
+            with gr.Tab("Live", id="live"):
+                build_live_tab(ctx.config)
     return demo

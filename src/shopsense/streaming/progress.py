@@ -10,12 +10,13 @@ def format_progress(progress: dict) -> str:
     """One line from a StreamingQueryProgress (as a dict, like query.lastProgress)."""
     watermark = (progress.get("eventTime") or {}).get("watermark", "-")
     duration_ms = (progress.get("durationMs") or {}).get("triggerExecution", 0)
+    dropped = sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators") or [])
     return (
         f"[progress] {progress.get('name')} batch {progress.get('batchId')}: "
         f"{progress.get('numInputRows', 0)} rows, "
         f"in {float(progress.get('inputRowsPerSecond') or 0):,.1f} rows/s, "
         f"processed {float(progress.get('processedRowsPerSecond') or 0):,.1f} rows/s, "
-        f"batch {duration_ms / 1000:.2f} s, watermark {watermark}"
+        f"batch {duration_ms / 1000:.2f} s, watermark {watermark}, dropped by watermark {dropped}"
     )
 
 

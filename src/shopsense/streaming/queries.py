@@ -9,7 +9,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from shopsense import schema
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.source import EVENT_ID, EVENT_TIME, FILE_TIME, RULES, STREAM_COLUMNS
 
 AMOUNT = "purchase_amount_usd"

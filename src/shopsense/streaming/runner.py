@@ -1,28 +1,29 @@
 """`shopsense stream run`: the file source, the five named queries, their sinks, and a clean stop."""
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StructField, StructType, TimestampType
+from pyspark.sql.types import StructField, StructType
 
 from shopsense import schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
 from shopsense.streaming import queries
-from shopsense.streaming.clock import interval_seconds
-from shopsense.streaming.lateness import SINGLE_WATERMARK_CONF, WatermarkTracker
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.progress import ProgressPrinter
-from shopsense.streaming.sinks import STOP_MARKER, DurableParquet, FanOutSink
-from shopsense.streaming.source import parse_events, read_stream, valid_events
+from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink, make_dirs
+from shopsense.streaming.source import EVENT_TIME, parse_events, read_stream, valid_events
 
 QUERY_NAMES: tuple[str, ...] = (
     "sales_kpis", "category_performance", "customer_behaviour", "anomalies", "data_quality")
+WINDOW_QUERY_NAMES: tuple[str, ...] = ("sales_kpis", "category_performance", "customer_behaviour", "anomalies")
 CONSOLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales_kpis": ("window_start", "orders", "revenue", "avg_order_value", "distinct_customers_approx"),
     "category_performance": ("window_start", "category", "orders", "revenue", "avg_rating"),
@@ -31,36 +32,49 @@ CONSOLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "data_quality": ("window_start", "rows_seen", "rows_invalid", "fail_malformed_row", "rows_late",
                      "max_ingestion_lag_s"),
 }
-# Session settings of the pipeline: one watermark per micro-batch (see lateness.py), and no constraint
-# propagation: the parsed rows carry ~50 aliased flag columns, for which Catalyst's constraint inference
-# grows combinatorially (minutes of planning per micro-batch, then a StackOverflowError); it only serves
-# to infer extra filters, which these plans do not need.
-STREAM_SQL_CONF = {**SINGLE_WATERMARK_CONF, "spark.sql.constraintPropagation.enabled": "false"}
+# Session settings of the pipeline's queries (each query copies them when it starts):
+# - one watermark per micro-batch for dropping late rows and for closing windows (each query has one
+#   stateful operator), so the late rows of batch N are those whose window ended at or before
+#   max(valid event time of batches < N) - delay, as the data-quality query counts them;
+# - the state of the window aggregations in RocksDB (ships with Spark; off the JVM heap) with changelog
+#   checkpointing: a micro-batch uploads the changed keys, not a snapshot of the state;
+# - no constraint propagation: the parsed rows carry ~50 aliased flag columns, for which Catalyst's
+#   constraint inference grows combinatorially (minutes of planning per micro-batch, then a
+#   StackOverflowError); it only serves to infer extra filters, which these plans do not need.
+STREAM_SQL_CONF = {
+    "spark.sql.streaming.statefulOperator.allowMultiple": "false",
+    "spark.sql.streaming.stateStore.providerClass":
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    "spark.sql.constraintPropagation.enabled": "false",
+}
 SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
 STOP_GRACE_SECONDS = 30.0  # how long a stop waits for running micro-batches to finish
-# The revenue of every finalised window, the anomaly query's history; a `_` folder under its output is
-# invisible to Parquet readers of the alerts.
+# The revenue of every finalised window, the anomaly query's history, written by Spark per micro-batch; a
+# `_` folder under its output is invisible to Parquet readers of the alerts.
 REVENUE_HISTORY_DIR = "_window_revenue"
-REVENUE_SCHEMA = "window_start timestamp, window_end timestamp, revenue double"
-REVENUE_STRUCT = StructType([StructField("window_start", TimestampType()), StructField("window_end", TimestampType()),
-                             StructField("revenue", DoubleType())])
 
 
-def output_of(config: Config, name: str) -> DurableParquet:
-    return DurableParquet(config.stream_output_dir / name)
+def stream_uri(location) -> str:
+    """A stream location (URI string, or a local path) as the string handed to Spark."""
+    return str(location).rstrip("/")
+
+
+def checkpoint_of(config: Config, name: str) -> str:
+    return f"{stream_uri(config.stream_checkpoint_dir)}/{name}"
+
+
+def output_of(spark, config: Config, name: str) -> BatchOutput:
+    return BatchOutput(spark, f"{stream_uri(config.stream_output_dir)}/{name}")
 
 
 def read_output(spark, config: Config, name: str) -> DataFrame | None:
     """The durable output of one query (None before its first finalised row)."""
-    return output_of(config, name).read(spark)
+    return output_of(spark, config, name).read()
 
 
 def _nullable(struct: StructType) -> StructType:
     return StructType([StructField(f.name, f.dataType, True) for f in struct.fields])
-
-
-def _local(spark, rows, struct: StructType) -> DataFrame:
-    return spark.createDataFrame(rows, _nullable(struct))
 
 
 # --- anomaly reference -----------------------------------------------------------------------------------
@@ -77,64 +91,62 @@ def anomaly_reference(spark, config: Config) -> tuple[DataFrame, str]:
         purchases = spark.createDataFrame(frame, schema=schema.PROCESSED_SCHEMA)
         origin = f"generator reference ({len(frame):,} rows; no processed data)"
     stats = queries.reference_stats(purchases)
-    return _local(spark, stats.collect(), stats.schema), origin  # 25 rows, computed once
+    rows = stats.collect()  # 25 rows (one per item), computed once
+    return spark.createDataFrame(rows, _nullable(stats.schema)), origin
 
 
 # --- per-batch transforms (run inside foreachBatch) ------------------------------------------------------
+def batch_watermark_ms(spark, checkpoint: str, batch_id: int) -> int:
+    """The watermark Spark used for micro-batch `batch_id` of a query (epoch ms; 0 before any event),
+    as recorded in the query's offset log before the batch ran (the same value when it is replayed)."""
+    lines = spark.read.text(f"{checkpoint}/offsets/{batch_id}").collect()  # three short lines
+    return next(json.loads(line.value)["batchWatermarkMs"] for line in lines
+                if line.value.startswith("{") and "batchWatermarkMs" in line.value)
+
+
 class DataQualityBatch:
-    """Data quality of one micro-batch, with the late-row rule of lateness.WatermarkTracker."""
+    """Data quality of one micro-batch; late rows judged by the watermark Spark used for the batch."""
 
     def __init__(self, spark, config: Config):
         self.spark, self.window = spark, config.stream_window
-        delay_ms = int(interval_seconds(config.stream_watermark) * 1000)
-        state = config.stream_checkpoint_dir / "data_quality" / "shopsense_watermark.json"
-        self.tracker = WatermarkTracker(state, delay_ms)
+        self.checkpoint = checkpoint_of(config, "data_quality")
 
-    def __call__(self, batch_df: DataFrame, batch_id: int) -> list[Row]:
-        watermark_ms = self.tracker.watermark_ms(batch_id)
-        watermark = F.timestamp_millis(F.lit(watermark_ms).cast("long"))
-        # one row per event-time window of the batch
-        rows = queries.data_quality(batch_df, self.window, watermark_ms).withColumn("watermark", watermark).collect()
-        batch_max = max((r["max_valid_event_time"] for r in rows if r["max_valid_event_time"]), default=None)
-        # PySpark hands out naive local-time datetimes: .timestamp() reads them as such.
-        self.tracker.record(batch_id, None if batch_max is None else int(round(batch_max.timestamp() * 1000)))
-        return rows
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> DataFrame:
+        watermark_ms = batch_watermark_ms(self.spark, self.checkpoint, batch_id)
+        return queries.data_quality(batch_df, self.window, watermark_ms).withColumn(
+            "watermark", F.timestamp_millis(F.lit(watermark_ms)))
 
 
 class AnomalyBatch:
-    """Purchase alerts of the finalised windows, plus windows whose revenue left the recent level."""
+    """Purchase alerts of the finalised windows, plus windows whose revenue left the recent level.
+
+    The recent level comes from the revenue history: the finalised windows of the earlier micro-batches,
+    a table written by Spark next to the alerts (batch N's windows in its batch_id=N folder, written
+    before its alerts, so a replayed batch N reads the same history: batches < N)."""
 
     def __init__(self, spark, config: Config):
         self.spark, self.config = spark, config
-        self.history_store = DurableParquet(config.stream_output_dir / "anomalies" / REVENUE_HISTORY_DIR)
-        stored = self.history_store.read(spark)
-        # batch id -> [(window_start, window_end, revenue)]: the windows each earlier batch finalised
-        self.history: dict[int, list[tuple]] = {}
-        for row in (stored.collect() if stored is not None else []):
-            self.history.setdefault(row["batch_id"], []).append((row["window_start"], row["window_end"],
-                                                                 row["revenue"]))
+        self.history = BatchOutput(spark, f"{output_of(spark, config, 'anomalies').uri}/{REVENUE_HISTORY_DIR}")
+        self._cached: DataFrame | None = None  # this batch's windows, cached until the next batch
 
-    def __call__(self, batch_df: DataFrame, batch_id: int) -> list[Row]:
-        spark, cfg = self.spark, self.config
-        rows = batch_df.collect()  # one row per finalised window
-        windows = _local(spark, rows, batch_df.schema)
-        earlier = sorted(w for b, ws in self.history.items() if b < batch_id for w in ws)
-        recent = [(*w, False) for w in earlier[-cfg.stream_revenue_history:]]
-        new = [(r["window_start"], r["window_end"], float(r["revenue"])) for r in rows]
-        series = spark.createDataFrame(recent + [(*w, True) for w in new], f"{REVENUE_SCHEMA}, is_new boolean")
-        alerts = queries.purchase_alerts(windows).unionByName(queries.revenue_alerts(
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> DataFrame:
+        cfg = self.config
+        if self._cached is not None:
+            self._cached.unpersist()
+        windows = self._cached = batch_df.persist()  # the state store runs once
+        new = windows.select("window_start", "window_end", "revenue")
+        earlier = self.history.read()
+        recent = (earlier.filter(F.col("batch_id") < batch_id)
+                  .orderBy(F.col("window_start").desc()).limit(cfg.stream_revenue_history)
+                  .select("window_start", "window_end", "revenue", F.lit(False).alias("is_new"))
+                  if earlier is not None else None)
+        series = new.withColumn("is_new", F.lit(True))
+        series = series if recent is None else recent.unionByName(series)
+        if not windows.isEmpty():
+            self.history.write(new, batch_id)
+        return queries.purchase_alerts(windows).unionByName(queries.revenue_alerts(
             series, cfg.stream_revenue_history, cfg.stream_revenue_min_history, cfg.stream_anomaly_z,
-            cfg.stream_revenue_min_change)).collect()
-        if new:  # remember this batch's windows, durably first (a replay then finds the same history)
-            history_rows = [Row(window_start=s, window_end=e, revenue=r) for s, e, r in new]
-            self.history_store.write(history_rows, REVENUE_STRUCT, batch_id)
-            self.history[batch_id] = new
-        return alerts
-
-
-def alert_schema(spark, windows_schema: StructType) -> StructType:
-    """The schema of the anomaly alerts, derived from the (streaming) windows' schema."""
-    return queries.purchase_alerts(spark.createDataFrame([], windows_schema)).schema
+            cfg.stream_revenue_min_change))
 
 
 # --- the pipeline ----------------------------------------------------------------------------------------
@@ -190,31 +202,45 @@ class Pipeline:
         return None
 
 
+def read_options_of(config: Config) -> dict[str, str]:
+    """How much input a micro-batch may read: a file limit when set, else a byte limit (0: none)."""
+    if config.stream_max_files_per_trigger:
+        return {"maxFilesPerTrigger": str(config.stream_max_files_per_trigger)}
+    if config.stream_max_bytes_per_trigger:
+        return {"maxBytesPerTrigger": str(config.stream_max_bytes_per_trigger)}
+    return {}
+
+
 def start_pipeline(spark, config: Config, *, available_now: bool = False,
                    printer: Callable[[str], None] | None = print, console: bool = True,
                    progress: bool = True) -> Pipeline:
     """Start the five queries. `printer` receives console rows (console=True) and progress lines."""
     for key, value in STREAM_SQL_CONF.items():
         spark.conf.set(key, value)
-    for folder in (config.stream_input_dir, config.stream_checkpoint_dir, config.stream_output_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+    input_uri = stream_uri(config.stream_input_dir)
+    make_dirs(spark, input_uri)  # the file source needs the folder to exist
 
-    raw = read_stream(spark, str(config.stream_input_dir), config.stream_max_files_per_trigger)
+    raw = read_stream(spark, input_uri, read_options_of(config))
     parsed = parse_events(raw, config.columns, config.input_delimiter)
     events = valid_events(parsed, config.stream_watermark)
     window = config.stream_window
     reference, origin = anomaly_reference(spark, config)
     scored = queries.score_purchases(events, reference, config.stream_anomaly_z)
-    dq_input = parsed.withColumn("processed_at", F.current_timestamp())  # the micro-batch's timestamp
+    # The data-quality query sees every row; its watermark (on valid rows only, like the window queries')
+    # is what it judges late rows by.
+    dq_input = (parsed.withColumn("processed_at", F.current_timestamp())  # the micro-batch's timestamp
+                .withColumn("valid_event_time", F.when(F.col("valid"), F.col(EVENT_TIME)))
+                .withWatermark("valid_event_time", config.stream_watermark))
     dq_schema = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None).withColumn(
         "watermark", F.lit(None).cast("timestamp")).schema
 
     anomaly_windows = queries.anomaly_windows(scored, window)
+    alerts_schema = queries.purchase_alerts(spark.createDataFrame([], anomaly_windows.schema)).schema
     plans: dict[str, tuple[DataFrame, StructType | None, Callable | None]] = {
         "sales_kpis": (queries.sales_kpis(events, window), None, None),
         "category_performance": (queries.category_performance(events, window), None, None),
         "customer_behaviour": (queries.customer_behaviour(events, window), None, None),
-        "anomalies": (anomaly_windows, alert_schema(spark, anomaly_windows.schema), AnomalyBatch(spark, config)),
+        "anomalies": (anomaly_windows, alerts_schema, AnomalyBatch(spark, config)),
         "data_quality": (dq_input, dq_schema, DataQualityBatch(spark, config)),
     }
     pipeline = Pipeline(spark, config, reference_origin=origin)
@@ -228,11 +254,11 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
     try:
         for name in QUERY_NAMES:
             df, result_schema, transform = plans[name]
-            sink = FanOutSink(spark, name, _nullable(result_schema or df.schema), output_of(config, name),
+            sink = FanOutSink(spark, name, _nullable(result_schema or df.schema), output_of(spark, config, name),
                               CONSOLE_COLUMNS[name], printer if console else None, config.stream_memory_rows,
                               transform, pipeline.stopping)
             writer = (df.writeStream.queryName(name).outputMode("append").foreachBatch(sink)
-                      .option("checkpointLocation", str(config.stream_checkpoint_dir / name)))
+                      .option("checkpointLocation", checkpoint_of(config, name)))
             writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
                 processingTime=config.stream_trigger)
             pipeline.sinks[name] = sink

@@ -15,6 +15,8 @@ Event times (deterministic for a given seed and start time, never read from the 
 - A `dirty_fraction` of the rows is replaced by bad rows (the generator's dirty kinds plus a bad event
   time and a missing event id); an `anomaly_fraction` gets an amount 6-10x its usual value.
 
+The simulator stands in for the upstream system that drops files, so it writes LOCAL files (the only
+stream code that uses the local file system): the input folder must be a local path or a file: URI.
 Files are written to `stream/tmp/` and hard-linked into `stream/input/` (atomic, and a link never
 replaces an existing name, so nothing is overwritten), then the temporary name is removed. File names
 start with the span start (UTC, sortable) and the batch number, so they sort in time order; their
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -36,7 +39,7 @@ import pyarrow.parquet as pq
 from shopsense import generate, schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
-from shopsense.streaming.clock import interval_seconds
+from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.source import EVENT_TIME_STRFTIME, STREAM_COLUMNS
 
 SOURCES = ("auto", "processed", "generator")
@@ -48,6 +51,17 @@ ANOMALY_FACTOR = (6.0, 10.0)
 IN_WATERMARK_MIN_S = 5.0  # a late-but-accepted event is at least this much older than its span start
 SAFETY_MARGIN_S = 15.0  # distance kept from the watermark boundary on both sides
 BEYOND_SPREAD_S = 120.0  # beyond-watermark delays are spread over this many seconds
+
+
+def local_folder(location) -> Path:
+    """A stream folder (local path or URI string) as a local path; other schemes are a user error."""
+    text = str(location)
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    if not parsed.scheme or len(parsed.scheme) == 1:  # a plain path (or a Windows drive letter)
+        return Path(text)
+    raise ShopSenseError(f"the simulator writes local files, and {text} is not a local folder")
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,7 @@ class Simulator:
         if batch_size < 1 or interval <= 0:
             raise ShopSenseError("--batch-size must be >= 1 and --interval > 0")
         self.config, self.pool = config, pool
+        self.input_dir, self.tmp_dir = local_folder(config.stream_input_dir), local_folder(config.stream_tmp_dir)
         self.batch_size, self.interval, self.seed = batch_size, float(interval), seed
         self.start = start_time.astimezone(timezone.utc)
         self.late_fraction, self.dirty_fraction, self.anomaly_fraction = late_fraction, dirty_fraction, anomaly_fraction
@@ -185,7 +200,7 @@ class Simulator:
             dirty[kind] += 1
 
         info = SimulatedFile(
-            path=self.config.stream_input_dir / self.file_name(k), batch=k, rows=n, span_start=span,
+            path=self.input_dir / self.file_name(k), batch=k, rows=n, span_start=span,
             late_within=within, late_beyond=beyond, dirty=dirty,
             anomaly_event_ids=tuple(event_ids[i] for i in anom_idx),
             beyond_event_ids=tuple(event_ids[i] for i in beyond_ids),
@@ -195,12 +210,12 @@ class Simulator:
     def write_batch(self, k: int) -> SimulatedFile:
         """Write batch k atomically into the input folder; refuse to replace an existing file."""
         lines, info = self.batch_lines(k)
-        self.config.stream_input_dir.mkdir(parents=True, exist_ok=True)
-        self.config.stream_tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.input_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         if info.path.exists():
             raise ShopSenseError(f"{info.path} already exists (same seed and start time?): files are never "
                                  "overwritten; use another --seed or --start-time")
-        tmp = self.config.stream_tmp_dir / f".{info.path.name}.{os.getpid()}.tmp"
+        tmp = self.tmp_dir / f".{info.path.name}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write("\n".join(lines) + "\n")
             out.flush()

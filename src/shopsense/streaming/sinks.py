@@ -1,32 +1,30 @@
-"""Where each query's finalised rows go: durable Parquet, an in-memory SQL table and the console.
+"""Where each query's finalised rows go: durable Parquet written by Spark, an in-memory SQL table and the
+console.
 
 One `foreachBatch` per query fans out to the three sinks (instead of three streaming queries per query,
-which would triple the work on a small machine). The batch's result is computed ONCE (results are small
-aggregates: one row per window and group, or one per alert) and the three sinks are fed from those rows,
-so they always agree.
+which would triple the work on a small machine). The micro-batch's result is cached once, so the state
+store runs once and the three sinks see the same rows.
 
-Exactly once in the durable sink: micro-batch N of a query is written to `<output>/<query>/batch_id=N/`,
-first into `<output>/<query>/_staging/` and then renamed into place (a directory rename is atomic, and
-Spark's readers ignore `_`-prefixed folders). If Spark replays batch N after a crash (the sink ran, the
-commit did not), the directory exists and the batch is skipped: the replayed batch holds the same rows
-(same offsets, same state, same watermark), so nothing is lost and nothing is written twice.
+Exactly once in the durable sink: Spark's DataFrame writer writes micro-batch N of a query to
+`<output>/<query>/batch_id=N/` (any Hadoop-compatible URI; the output committer publishes the files and a
+`_SUCCESS` marker at job commit). If Spark replays batch N after a crash (the sink ran, the commit did not),
+the marker is there and the write is skipped: the replayed batch holds the same rows (same offsets, same
+state, same watermark). A batch folder without its marker (a crash during the write) is overwritten.
+Readers (`BatchOutput.read`) only read batch folders that have their marker.
 """
 from __future__ import annotations
 
-import shutil
 import threading
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Callable, Sequence
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, Row
-from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 BATCH_COLUMN = "batch_id"
+SUCCESS_MARKER = "_SUCCESS"
 STOP_MARKER = "shopsense: stop requested"
+CONSOLE_ROWS = 20  # rows of one micro-batch printed on the console; the rest is counted
 
 
 class StopRequested(RuntimeError):
@@ -34,56 +32,54 @@ class StopRequested(RuntimeError):
     the next start (exactly once thanks to the idempotent durable sink)."""
 
 
-def _utc(value):
-    """PySpark returns timestamps as naive local-time datetimes; Arrow needs them time-zone aware."""
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc)
-    if isinstance(value, dict):
-        return {k: _utc(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_utc(v) for v in value]
-    return value
+def hadoop_path(spark, uri: str):
+    """(FileSystem, Path) of a URI, through the session's Hadoop configuration (local, HDFS, object stores)."""
+    path = spark._jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark._jsc.hadoopConfiguration()), path
 
 
-class DurableParquet:
-    """Append-only Parquet output of one query, one sub-folder per micro-batch (written at most once).
+def make_dirs(spark, uri: str) -> None:
+    fs, path = hadoop_path(spark, uri)
+    fs.mkdirs(path)
 
-    The rows are already on the driver (small results), so they are written with Arrow directly: no
-    Spark job per micro-batch, and the file lands on the driver's file system like the checkpoints.
-    """
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
+class BatchOutput:
+    """Append-only Parquet output of one query, one sub-folder per micro-batch, each written at most once."""
 
-    def batch_dir(self, batch_id: int) -> Path:
-        return self.folder / f"{BATCH_COLUMN}={batch_id}"
+    def __init__(self, spark, uri: str):
+        self.spark, self.uri = spark, uri.rstrip("/")
+
+    def batch_uri(self, batch_id: int) -> str:
+        return f"{self.uri}/{BATCH_COLUMN}={batch_id}"
 
     def has_batch(self, batch_id: int) -> bool:
-        return self.batch_dir(batch_id).exists()
+        fs, path = hadoop_path(self.spark, f"{self.batch_uri(batch_id)}/{SUCCESS_MARKER}")
+        return fs.exists(path)
 
-    def write(self, rows: Sequence[Row], struct: StructType, batch_id: int) -> bool:
-        """Write the batch unless it is already there; True when written."""
-        final = self.batch_dir(batch_id)
-        if final.exists():
+    def write(self, df: DataFrame, batch_id: int) -> bool:
+        """Write the batch with Spark unless it is already complete; True when written."""
+        if self.has_batch(batch_id):
             return False
-        staging = self.folder / "_staging" / final.name
-        if staging.exists():  # left by a crashed attempt of this very batch: ours to remove
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        table = pa.Table.from_pylist([_utc(r.asDict(recursive=True)) for r in rows],
-                                     schema=to_arrow_schema(struct, timezone="UTC"))
-        pq.write_table(table, staging / "part-00000.parquet", compression="zstd")
-        staging.rename(final)
+        df.write.mode("overwrite").parquet(self.batch_uri(batch_id))
         return True
 
-    def read(self, spark) -> DataFrame | None:
-        if not any(self.folder.glob(f"{BATCH_COLUMN}=*")):
+    def complete_batches(self) -> list[str]:
+        """URIs of the batch folders whose write completed, in batch order."""
+        fs, pattern = hadoop_path(self.spark, f"{self.uri}/{BATCH_COLUMN}=*/{SUCCESS_MARKER}")
+        statuses = fs.globStatus(pattern) or []
+        folders = [status.getPath().getParent() for status in statuses]
+        return [str(folder.toString()) for folder in sorted(folders, key=lambda p: int(p.getName().split("=")[1]))]
+
+    def read(self) -> DataFrame | None:
+        """The complete batches as one DataFrame with a `batch_id` column (None before the first one)."""
+        folders = self.complete_batches()
+        if not folders:
             return None
-        return spark.read.parquet(str(self.folder))
+        return self.spark.read.option("basePath", self.uri).parquet(*folders)
 
 
 class MemoryTable:
-    """A temporary view in the driver's session, holding the rows emitted by this run (newest last)."""
+    """A temporary view in the driver's session, holding the newest rows emitted by this run (bounded)."""
 
     def __init__(self, spark, name: str, schema: StructType, max_rows: int):
         self.spark, self.name, self.schema, self.max_rows = spark, name, schema, max_rows
@@ -100,13 +96,15 @@ class MemoryTable:
         self.spark.createDataFrame(self.rows, self.schema).createOrReplaceTempView(self.name)
 
 
-def format_rows(name: str, batch_id: int, rows: Sequence[Row], columns: Sequence[str], note: str = "") -> str:
-    """Compact console text: one line per row, `column=value` pairs."""
-    head = f"[{name}] batch {batch_id}: {len(rows)} new row(s){note}"
-    lines = [head]
-    for row in rows:
+def format_rows(name: str, batch_id: int, total: int, rows: Sequence[Row], columns: Sequence[str],
+                note: str = "") -> str:
+    """Compact console text: one line per shown row, `column=value` pairs."""
+    lines = [f"[{name}] batch {batch_id}: {total} new row(s){note}"]
+    for row in rows[:CONSOLE_ROWS]:
         values = row.asDict()
         lines.append("  " + "  ".join(f"{c}={_short(values.get(c))}" for c in columns if c in values))
+    if total > CONSOLE_ROWS:
+        lines.append(f"  ... {total - CONSOLE_ROWS} more in the durable output")
     return "\n".join(lines)
 
 
@@ -119,20 +117,21 @@ def _short(value) -> str:
 
 
 class FanOutSink:
-    """The foreachBatch function of one query: compute the batch's rows once, then durable + memory + console.
+    """The foreachBatch function of one query: the batch's result once, then durable + memory + console.
 
-    `transform(batch_df, batch_id) -> rows` turns the micro-batch into result rows of `schema` (default:
-    collect the batch as it is: the finalised windows).
+    `transform(batch_df, batch_id) -> DataFrame` turns the micro-batch into the result rows (default: the
+    batch as it is, i.e. the finalised windows). Only a bounded number of rows reaches the driver: the
+    memory table's cap and the console's first rows.
     """
 
-    def __init__(self, spark, name: str, schema: StructType, output: DurableParquet, console_columns: Sequence[str],
+    def __init__(self, spark, name: str, schema: StructType, output: BatchOutput, console_columns: Sequence[str],
                  printer: Callable[[str], None] | None, memory_rows: int,
-                 transform: Callable[[DataFrame, int], list[Row]] | None = None,
+                 transform: Callable[[DataFrame, int], DataFrame] | None = None,
                  stopping: threading.Event | None = None):
-        self.spark, self.name, self.schema, self.output = spark, name, schema, output
+        self.name, self.output = name, output
         self.stopping = stopping or threading.Event()
         self.console_columns, self.printer = console_columns, printer
-        self.transform = transform or (lambda batch_df, _: batch_df.collect())
+        self.transform = transform or (lambda batch_df, _: batch_df)
         self.memory = MemoryTable(spark, name, schema, memory_rows)
         self.batches = 0
         self.rows_written = 0
@@ -140,14 +139,19 @@ class FanOutSink:
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         if self.stopping.is_set():
             raise StopRequested(f"{STOP_MARKER} (batch {batch_id} of {self.name} runs again on restart)")
-        rows = self.transform(batch_df, batch_id)  # small: one row per window (x group), or per alert
-        note = ""
-        if rows:
-            if self.output.write(rows, self.schema, batch_id):
-                self.rows_written += len(rows)
-            else:
-                note = " (replayed batch, already in the durable output)"
-            self.memory.append(rows)
-        self.batches += 1
-        if self.printer and rows:
-            self.printer(format_rows(self.name, batch_id, rows, self.console_columns, note))
+        result = self.transform(batch_df, batch_id).persist()
+        try:
+            total = result.count()  # runs the batch (and its state store update) exactly once
+            note = ""
+            if total:
+                if self.output.write(result, batch_id):
+                    self.rows_written += total
+                else:
+                    note = " (replayed batch, already in the durable output)"
+                rows = result.limit(self.memory.max_rows).collect()  # bounded
+                self.memory.append(rows)
+                if self.printer:
+                    self.printer(format_rows(self.name, batch_id, total, rows, self.console_columns, note))
+            self.batches += 1
+        finally:
+            result.unpersist()

@@ -55,20 +55,19 @@ FILE_PATH = "file_path"
 FILE_TIME = "file_time"  # modification time of the file = when it landed in the folder
 
 
-def read_options(max_files_per_trigger: int | None = None) -> dict[str, str]:
+def read_options() -> dict[str, str]:
     """Text-source options shared by the streaming source and the batch oracle (so both read alike)."""
-    options = {
+    return {
         "wholetext": "true",  # one row per file: the header travels with its lines
         "pathGlobFilter": "*.csv",  # only the simulator's files; never half-written temporary names
     }
-    if max_files_per_trigger:
-        options["maxFilesPerTrigger"] = str(max_files_per_trigger)
-    return options
 
 
-def read_stream(spark, input_dir: str, max_files_per_trigger: int) -> DataFrame:
-    """The raw file stream: one row per file (`value`: its text) with the file's path and time."""
-    return _with_file_info(spark.readStream.options(**read_options(max_files_per_trigger)).text(input_dir))
+def read_stream(spark, input_dir: str, trigger_limits: dict[str, str] | None = None) -> DataFrame:
+    """The raw file stream: one row per file (`value`: its text) with the file's path and time.
+
+    `trigger_limits`: the file source's maxFilesPerTrigger / maxBytesPerTrigger options, if any."""
+    return _with_file_info(spark.readStream.options(**read_options(), **(trigger_limits or {})).text(input_dir))
 
 
 def read_batch(spark, input_dir: str) -> DataFrame:
