@@ -171,15 +171,18 @@ def train(
     model: str = typer.Argument("all", help="Model to train: promo, season, recommender or all."),
 ) -> None:
     """Train ML models on the processed data; save them with a metrics.json model card under models/."""
-    from shopsense.ml.training import MODELS, headline, train_models
+    from shopsense.ml.registry import NAMES
+    from shopsense.ml.training import headline, train_models
 
-    if model != "all" and model not in MODELS:
-        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
+    if model != "all" and model not in NAMES:
+        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(NAMES)} or all")
     config = config_of(ctx)
-    trained = train_models(config, MODELS if model == "all" else (model,))
-    for name, (model, card) in trained.items():
-        where = f"; {card['training_seconds']:.0f} s -> {config.model_dir(name)}" if model is not None else ""
-        typer.echo(f"{name}: {headline(card)}{where}")
+    trained = train_models(config, NAMES if model == "all" else (model,))
+    for name, result in trained.items():
+        where = (f"; {result.card.training_seconds:.0f} s -> {config.model_dir(name)}, MLflow version "
+                 f"{result.card.mlflow['version']}" if result.model is not None else "")
+        typer.echo(f"{name}: {headline(result.card)}{where}")
+    typer.echo(f"MLflow runs and registry: mlflow ui --backend-store-uri {config.tracking_uri}")
 
 
 @app.command()
