@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from shopsense import schema  # noqa: E402
 from shopsense.app import handlers as h  # noqa: E402
-from shopsense.app.child import AppProcess  # noqa: E402
+from shopsense.app.app_process import AppProcess  # noqa: E402
 from shopsense.app.profile import Field  # noqa: E402
 from shopsense.config import load_config  # noqa: E402
 

@@ -199,6 +199,7 @@ def recommend(
     # command's time, and every customer's profile and recommendations doubled it at 1M rows (docs/ml.md).
     result = Predictor(config_of(ctx), models=(recommender.NAME,), customers=(customer,)).recommend(customer, k)
     typer.echo(f"customer {result['customer_id']}: {result['label']}")
+    typer.echo(f"score = {result['score_meaning']}")
     for rank, item in enumerate(result["items"], 1):
         typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")
     typer.echo(f"already bought: {', '.join(result['already_bought']) or 'nothing'}")
@@ -215,13 +216,16 @@ def app_command(
     concurrency: Optional[int] = typer.Option(
         None, "--concurrency", min=1,
         help="Prediction requests served at once; default: the config's app_concurrency."),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote",
+        help="Serve a non-loopback --host without a login (else SHOPSENSE_APP_USER/SHOPSENSE_APP_PASSWORD are needed)."),
 ) -> None:
     """Start the web app serving the saved models (never trains; no public share link)."""
     from shopsense.app.server import serve
 
     config = config_of(ctx)
     serve(config, host=host or config.app_host, port=port or config.app_port,
-          concurrency=concurrency or config.app_concurrency)
+          concurrency=concurrency or config.app_concurrency, allow_remote=allow_remote)
 
 # --- the JVM's class archive (shopsense.class_archive) ------------------------------------------------------
 @app.command("class-archive")

@@ -3,6 +3,8 @@ lift/gain, and the decision threshold. Pure NumPy on (score, label) arrays of th
 serving decision collects anyway (one row per test purchase: 3 numbers)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -62,3 +64,25 @@ def norms(scores: np.ndarray, labels: np.ndarray) -> dict:
     return {"brier": round(brier(scores, labels), 4),
             "brier_base_rate": round(float(labels.mean() * (1 - labels.mean())), 4),
             "reliability": reliability(scores, labels), "deciles": deciles(scores, labels)}
+
+
+def write_reliability_plot(calibration: dict, path: Path) -> Path:
+    """Predicted vs observed rate per bin (dot size = rows), with the diagonal of perfect calibration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = calibration["reliability"]
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.scatter([r["predicted"] for r in rows], [r["observed"] for r in rows],
+               s=[20 + 200 * r["rows"] / max(x["rows"] for x in rows) for r in rows], label="test rows per bin")
+    ax.plot([r["predicted"] for r in rows], [r["observed"] for r in rows])
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(promo code)", ylabel="observed share using one",
+           title=f"Promo propensity reliability (Brier {calibration['brier']:.3f})")
+    ax.legend(loc="upper left")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -165,7 +165,8 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> TrainedModel:
                          settings)
 
         # The saved model learns from every purchase: ALS can only recommend to customers it has seen.
-        model = als_pipeline(variant, settings).fit(centered(pairs, mean_rating(pairs)))
+        rating_mean = mean_rating(pairs)
+        model = als_pipeline(variant, settings).fit(centered(pairs, rating_mean))
         recommendations, popularity = precompute(model, pairs)
         card = build_card(
             NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
@@ -177,7 +178,7 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> TrainedModel:
                    "customers": pairs.select(USER).distinct().count()},
             features=[USER, ITEM],
             excluded_features={},
-            params={"variant": variant, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
+            params={"variant": variant, "rating_mean": rating_mean, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
                     "variant_choice_metric": f"NDCG@{settings.ranking_k} on validation (inside train)",
                     "rank": settings.als_rank, "maxIter": settings.als_max_iter, "regParam": settings.als_reg_param,
                     "alpha": settings.als_alpha, "coldStartStrategy": "drop", "k": settings.ranking_k},

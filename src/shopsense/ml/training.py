@@ -8,7 +8,8 @@ from pyspark.sql import DataFrame
 
 from shopsense.config import Config
 from shopsense.errors import NotLearnable
-from shopsense.io import read_processed
+from shopsense.io import read_processed, write_json
+from shopsense.ml.calibration import write_reliability_plot
 from shopsense.ml import tracking
 from shopsense.ml.model_card import ModelCard, NotTrainedCard, TrainedModel, save_model, write_card
 from shopsense.ml.registry import MODELS, NAMES, ModelSpec
@@ -22,6 +23,10 @@ def train_one(spec: ModelSpec, df: DataFrame, config: Config) -> TrainedModel:
     if trained.write_outputs is not None:
         trained.write_outputs(str(model_dir))
     trained.card.mlflow = tracking.log_training(config, spec, trained)
+    calibration = trained.card.details.get("calibration")
+    if calibration:  # a propensity model: its reliability plot and tables go to the reports
+        write_reliability_plot(calibration, config.reports_dir / "ml" / f"{spec.name}_reliability.png")
+        write_json(calibration, config.reports_dir / "ml" / f"{spec.name}_calibration.json")
     save_model(trained.model, trained.card, model_dir)  # the card is written last: its presence means "complete"
     return trained
 
