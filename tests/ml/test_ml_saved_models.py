@@ -84,6 +84,10 @@ def test_champions_give_the_same_predictions_in_a_fresh_process(trained, spark, 
      .limit(24).withColumn("row_id", F.monotonically_increasing_id()).coalesce(1).write.parquet(rows_path))
     script = tmp_path / "reload.py"
     script.write_text(RELOAD_SCRIPT)
+    from shopsense.ml import tracking
+
+    for name in NAMES:  # every model won on this data: each is its registry's champion
+        assert tracking.champion_version(config, f"shopsense_{name}") == models[name].card.mlflow["version"]
     model_uris = {name: f"models:/shopsense_{name}@champion" for name in NAMES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
     env |= {"MLFLOW_TRACKING_URI": config.tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true"}

@@ -2,6 +2,8 @@
 the CLI and the app serve when a model does not beat its baseline."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from pyspark.ml.evaluation import RankingEvaluator
@@ -89,6 +91,8 @@ def test_each_training_logs_a_run_and_a_registered_champion(trained):
         champion = client.get_model_version_by_alias(f"shopsense_{name}", "champion")
         assert champion.version == result.card.mlflow["version"] and champion.run_id == run.info.run_id
     assert config.tracking_uri == f"sqlite:///{config.home / 'mlflow.db'}" and (config.home / "mlruns").is_dir()
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: it must not leak into later configs of this process.
+    assert "MLFLOW_TRACKING_URI" not in os.environ
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ The tracking store defaults to `sqlite:///<home>/mlflow.db` with artifacts under
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from shopsense.config import Config
@@ -29,6 +30,20 @@ def _mlflow():
     import mlflow
 
     return mlflow
+
+
+@contextmanager
+def _fluent(config: Config):
+    """mlflow's fluent API (runs, `log_model`, `load_model`) on this config's store. `mlflow.set_tracking_uri`
+    also exports MLFLOW_TRACKING_URI to the whole process, which would then override every later config's
+    store (Config.tracking_uri reads it): the previous value is restored on exit."""
+    mlflow = _mlflow()
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(config.tracking_uri)
+    try:
+        yield mlflow
+    finally:
+        mlflow.set_tracking_uri(previous)  # None also removes the variable
 
 
 def client(config: Config):
@@ -65,9 +80,8 @@ def log_training(config: Config, spec: "ModelSpec", trained: "TrainedModel") -> 
     mlflow = _mlflow()
     card = trained.card
     try:
-        mlflow.set_tracking_uri(config.tracking_uri)
         experiment_id = _experiment_id(config)
-        with mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
+        with _fluent(config), mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
             params = {k: v for k, v in _flat("", card.params, {}).items() if k != "search.grid"}
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
             metrics = {k: float(v) for k, v in _flat("", card.metrics, {}).items()
@@ -119,6 +133,5 @@ def champion_version(config: Config, registered_name: str) -> str | None:
 
 def load_champion(config: Config, registered_name: str):
     """The champion's Spark PipelineModel (`models:/<name>@champion`)."""
-    mlflow = _mlflow()
-    mlflow.set_tracking_uri(config.tracking_uri)
-    return mlflow.spark.load_model(f"models:/{registered_name}@{CHAMPION}")
+    with _fluent(config) as mlflow:
+        return mlflow.spark.load_model(f"models:/{registered_name}@{CHAMPION}")
