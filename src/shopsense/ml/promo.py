@@ -10,10 +10,10 @@ from pyspark.sql import functions as F
 
 from shopsense.config import MLSettings
 from shopsense.errors import ShopSenseError
+from shopsense.ml.calibration import THRESHOLD_OBJECTIVE, best_f1_threshold, norms
 from shopsense.ml.evaluation import (
     binary_metrics, leakage_guard, majority_baseline, positive_score, require_both_classes,
 )
-from shopsense.ml.calibration import THRESHOLD_OBJECTIVE, best_f1_threshold, norms
 from shopsense.ml.features import customer_folds, customer_split, feature_stages, with_binary_label
 from shopsense.ml.model_card import Stopwatch, TrainedModel, build_card, split_section
 from shopsense.ml.serving import auc_lift_interval, decide

@@ -18,7 +18,6 @@ class ModelSpec:
     train: Callable[[DataFrame, MLSettings], TrainedModel]
     metric: str  # the headline metric: a key of the card's metrics["model"]
     baseline: str  # the baseline it is judged against: a key of the card's metrics
-    baseline_label: str
 
     @property
     def registered_name(self) -> str:
@@ -27,8 +26,8 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec(promo.NAME, promo.train_promo, "auc_roc", "baseline_majority_class", "base rate"),
-    ModelSpec(season.NAME, season.train_season, "top3_hit_rate", "baseline_season_top3", "season top-3"),
-    ModelSpec(recommender.NAME, recommender.train_recommender, "ndcg_at_k", "baseline_popularity", "popularity"),
+    ModelSpec(promo.NAME, promo.train_promo, "auc_roc", "baseline_majority_class"),
+    ModelSpec(season.NAME, season.train_season, "top3_hit_rate", "baseline_season_top3"),
+    ModelSpec(recommender.NAME, recommender.train_recommender, "ndcg_at_k", "baseline_popularity"),
 )}
 NAMES: tuple[str, ...] = tuple(MODELS)

@@ -6,6 +6,7 @@ The tracking store defaults to `sqlite:///<home>/mlflow.db` with artifacts under
 """
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ def _mlflow():
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     import mlflow
+
+    # Its INFO lines (database creation, "Created version ...") would interleave with the CLI's own output.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
     return mlflow
 
