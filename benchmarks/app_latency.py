@@ -4,8 +4,8 @@ Three views of the same work:
   direct     the tab's handler called in-process (Spark + model + formatting, no HTTP)
   client     gradio_client against a running `shopsense app` (what an API user sees; includes the
              client's own result polling)
-  parallel   4 client threads at once against the app, once with Gradio's default concurrency of 1
-             per event and once with ShopSense's setting (docs/app.md explains the choice)
+  parallel   4 client threads at once against the app on each tab, with ShopSense's concurrency setting,
+             and on the promo tab also with Gradio's default concurrency of 1 per event (docs/app.md)
 
 Usage:
   python benchmarks/app_latency.py --prepare 20000          # temporary home: generate, train, measure
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from shopsense import schema  # noqa: E402
 from shopsense.app import handlers as h  # noqa: E402
-from shopsense.app.child import AppProcess  # noqa: E402
+from shopsense.app.app_process import AppProcess  # noqa: E402
 from shopsense.app.profile import Field  # noqa: E402
 from shopsense.config import load_config  # noqa: E402
 
@@ -110,18 +110,18 @@ def through_client(url: str, inputs: Inputs, requests: int, warmup: int) -> dict
     return {tab: percentiles(timed(call, inputs.args, tab, requests, warmup)) for tab in TABS}
 
 
-def parallel(url: str, inputs: Inputs, requests: int) -> dict:
-    """THREADS clients sending promo requests at once: latency per request and overall throughput."""
-    argument_lists = [inputs.args("promo") for _ in range(requests)]
+def parallel(url: str, inputs: Inputs, requests: int, tab: str = "promo") -> dict:
+    """THREADS clients sending requests to one tab at once: latency per request and overall throughput."""
+    argument_lists = [inputs.args(tab) for _ in range(requests)]
     samples: list[float] = []
     lock = threading.Lock()
 
     def worker(share: list[tuple]) -> None:
         client = client_of(url)
-        client.predict(*share[0], api_name="/promo")  # warm this client's connection
+        client.predict(*share[0], api_name=f"/{tab}")  # warm this client's connection
         for args in share:
             start = time.perf_counter()
-            client.predict(*args, api_name="/promo")
+            client.predict(*args, api_name=f"/{tab}")
             with lock:
                 samples.append(time.perf_counter() - start)
 
@@ -161,8 +161,8 @@ def markdown(results: dict) -> str:
     for path in ("direct", "client"):
         for tab, r in results[path].items():
             lines.append(f"| {tab} | {path} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |")
-    lines += ["", f"{THREADS} parallel clients, promo tab:", "",
-              "| event concurrency | requests | p50 (ms) | p95 (ms) | requests/s |", "|---|---:|---:|---:|---:|"]
+    lines += ["", f"{THREADS} parallel clients:", "",
+              "| tab, event concurrency | requests | p50 (ms) | p95 (ms) | requests/s |", "|---|---:|---:|---:|---:|"]
     for label, r in results["parallel"].items():
         lines.append(f"| {label} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['requests_per_s']} |")
     return "\n".join(lines)
@@ -204,9 +204,10 @@ def main() -> None:
     ctx.predictor = None  # the app process below loads its own models; keep this process's Spark idle
     with AppProcess(home, master=config.spark.master) as app:
         results["client"] = through_client(app.url, inputs, args.requests, args.warmup)
-        results["parallel"] = {f"{config.app_concurrency} (ShopSense)": parallel(app.url, inputs, args.requests)}
+        results["parallel"] = {f"{tab}, {config.app_concurrency} (ShopSense)": parallel(app.url, inputs, args.requests, tab)
+                               for tab in TABS}
     with AppProcess(home, "--concurrency", "1", master=config.spark.master) as app:
-        results["parallel"]["1 (Gradio default)"] = parallel(app.url, inputs, args.requests)
+        results["parallel"]["promo, 1 (Gradio default)"] = parallel(app.url, inputs, args.requests)
 
     import gradio
     import pyspark

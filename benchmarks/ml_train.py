@@ -28,12 +28,13 @@ def main() -> None:
     frame = to_processed_frame(generate_frame(args.rows, args.seed))
     spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.mode("overwrite").parquet(str(config.processed_dir))
 
+    from shopsense.ml.serving import label
     from shopsense.ml.training import train_models
 
     start = time.perf_counter()
-    cards = {name: card for name, (_, card) in train_models(config, spark=spark).items()}
+    cards = {name: result.card for name, result in train_models(config, spark=spark).items()}
     total = time.perf_counter() - start
-    metrics = {name: card["metrics"] for name, card in cards.items()}
+    metrics = {name: card.metrics for name, card in cards.items()}
     majority, season_top3 = "baseline_majority_class", "baseline_season_top3"
     # (model, metric label, metric key, the model's entry, baseline label, the baseline's entry)
     table = [
@@ -56,12 +57,15 @@ def main() -> None:
     for model, metric, value, baseline, base_value in rows:
         print(f"| {model} | {metric} | {value:.3f} | {baseline} | {base_value:.3f} |")
     for name, card in cards.items():
-        params = {k: v for k, v in card["params"].items() if k != "search"}  # the promo grid is long
-        print(f"{name}: training {card['training_seconds']:.0f} s, params {params}")
-    print(f"recommender variant: {cards['recommender']['params']['variant']} "
-          f"(validation NDCG {cards['recommender']['params']['variant_choice']})")
-    print(f"excluded promo features: {cards['promo']['excluded_features'] or 'none'}; "
-          f"single-feature AUCs {cards['promo']['single_feature_auc']}")
+        params = {k: v for k, v in card.params.items() if k != "search"}  # the promo grid is long
+        print(f"{name}: training {card.training_seconds:.0f} s, params {params}")
+        print(f"{name}: serving {label(card.serving)}")
+    print(f"recommender variant: {cards['recommender'].params['variant']} "
+          f"(validation NDCG {cards['recommender'].params['variant_choice']})")
+    print(f"excluded promo features: {cards['promo'].excluded_features or 'none'}; "
+          f"single-feature AUCs {cards['promo'].details['single_feature_auc']}")
+    print(f"promo Brier {cards['promo'].details['calibration']['brier']}, top-decile lift "
+          f"{cards['promo'].details['calibration']['deciles'][0]['lift']}")
     print(f"total training wall time {total:.0f} s")
 
 

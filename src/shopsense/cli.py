@@ -227,15 +227,18 @@ def train(
     model: str = typer.Argument("all", help="Model to train: promo, season, recommender or all."),
 ) -> None:
     """Train ML models on the processed data; save them with a metrics.json model card under models/."""
-    from shopsense.ml.training import MODELS, headline, train_models
+    from shopsense.ml.registry import NAMES
+    from shopsense.ml.training import headline, train_models
 
-    if model != "all" and model not in MODELS:
-        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(MODELS)} or all")
+    if model != "all" and model not in NAMES:
+        raise ShopSenseError(f"unknown model {model!r}: choose one of {', '.join(NAMES)} or all")
     config = config_of(ctx)
-    trained = train_models(config, MODELS if model == "all" else (model,))
-    for name, (model, card) in trained.items():
-        where = f"; {card['training_seconds']:.0f} s -> {config.model_dir(name)}" if model is not None else ""
-        typer.echo(f"{name}: {headline(card)}{where}")
+    trained = train_models(config, NAMES if model == "all" else (model,))
+    for name, result in trained.items():
+        where = (f"; {result.card.training_seconds:.0f} s -> {config.model_dir(name)}, MLflow version "
+                 f"{result.card.mlflow['version']}" if result.model is not None else "")
+        typer.echo(f"{name}: {headline(result.card)}{where}")
+    typer.echo(f"MLflow runs and registry: mlflow ui --backend-store-uri {config.tracking_uri}")
 
 
 @app.command()
@@ -252,6 +255,7 @@ def recommend(
     # command's time, and every customer's profile and recommendations doubled it at 1M rows (docs/ml.md).
     result = Predictor(config_of(ctx), models=(recommender.NAME,), customers=(customer,)).recommend(customer, k)
     typer.echo(f"customer {result['customer_id']}: {result['label']}")
+    typer.echo(f"score = {result['score_meaning']}")
     for rank, item in enumerate(result["items"], 1):
         typer.echo(f"  {rank}. {item['item']} (score {item['score']:.3f})")
     typer.echo(f"already bought: {', '.join(result['already_bought']) or 'nothing'}")
@@ -268,13 +272,16 @@ def app_command(
     concurrency: Optional[int] = typer.Option(
         None, "--concurrency", min=1,
         help="Prediction requests served at once; default: the config's app_concurrency."),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote",
+        help="Serve a non-loopback --host without a login (else SHOPSENSE_APP_USER/SHOPSENSE_APP_PASSWORD are needed)."),
 ) -> None:
     """Start the web app serving the saved models (never trains; no public share link)."""
     from shopsense.app.server import serve
 
     config = config_of(ctx)
     serve(config, host=host or config.app_host, port=port or config.app_port,
-          concurrency=concurrency or config.app_concurrency)
+          concurrency=concurrency or config.app_concurrency, allow_remote=allow_remote)
 
 # --- the JVM's class archive (shopsense.class_archive) ------------------------------------------------------
 @app.command("class-archive")

@@ -99,8 +99,14 @@ class MLSettings:
     als_alpha: float = 1.0  # confidence scale of implicit feedback (purchase counts)
     als_blocks: int = 2  # user/item blocks: small data, few cores; raise on a cluster
     ranking_k: int = 5
+    # Serving decision (docs/ml.md): a model is served only when the 95% bootstrap interval of its lift over
+    # the baseline (resampling test customers) lies above min_lift; serve_model_anyway overrides, labelled.
+    min_lift: float = 0.0
+    bootstrap_resamples: int = 200
+    serve_model_anyway: bool = False
 
     def __post_init__(self) -> None:
+        check_settings(self, {"bootstrap_resamples": Limit(200), "min_lift": Limit(-1, 1)}, "[ml] ")
         check_settings(self, {
             "test_fraction": Limit(0, 1, open=True), "leakage_auc_threshold": Limit(0.5, 1),
             "cv_folds": Limit(2), "promo_num_trees": AT_LEAST_1, "promo_max_depth": TREE_DEPTH,
@@ -140,6 +146,8 @@ class Config:
     app_port: int = 7860
     app_concurrency: int = 4
     app_queue_size: int = 256
+    # MLflow tracking store of `shopsense train` (None: sqlite:///<home>/mlflow.db); MLFLOW_TRACKING_URI wins.
+    mlflow_tracking_uri: str | None = None
 
     # --- streaming (shopsense.streaming, docs/streaming.md) ------------------------------------------
     # Event-time semantics: Spark interval strings, used verbatim by withWatermark() and window().
@@ -329,6 +337,12 @@ class Config:
     @property
     def report_html(self) -> Path:
         return self.reports_dir / "report.html"
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking store: $MLFLOW_TRACKING_URI, else the setting, else a SQLite file in the home."""
+        return (os.environ.get("MLFLOW_TRACKING_URI") or self.mlflow_tracking_uri
+                or f"sqlite:///{self.home / 'mlflow.db'}")
 
     def with_overrides(self, **kwargs) -> "Config":
         return replace(self, **kwargs)

@@ -91,7 +91,7 @@ def _train(ctx: RunContext) -> StageResult:
     from shopsense.ml.training import headline, train_models
 
     trained = train_models(ctx.config, spark=ctx.spark)
-    return StageResult(notes=[f"{name}: {headline(card)}" for name, (_, card) in trained.items()])
+    return StageResult(notes=[f"{name}: {headline(t.card)}" for name, t in trained.items()])
 
 
 # The demo's six one-minute files are read three per micro-batch: two data batches (the second one's late
@@ -222,6 +222,7 @@ def next_steps(config: Config, results: dict[str, StageResult]) -> list[str]:
     lines = [f"{what}: {where}" for result in results.values() for what, where in result.outputs.items()]
     if "train" in results:
         lines.append(f"models: {config.models_dir}  (each with metrics.json: test metrics next to a baseline)")
+        lines.append(f"MLflow runs and registry: mlflow ui --backend-store-uri {config.tracking_uri}")
         lines.append(f"start the web app: shopsense{home} app   (then open http://{config.app_host}:{config.app_port})")
     return lines
 

@@ -12,8 +12,8 @@ def fake_ctx(config):
     from shopsense.app.handlers import AppContext
     from shopsense.app.profile import profile_fields
 
-    def make(missing: dict[str, str] | None = None) -> AppContext:
-        return AppContext(config=config, predictor=FakePredictor(missing),
+    def make(missing: dict[str, str] | None = None, baseline: tuple[str, ...] = ()) -> AppContext:
+        return AppContext(config=config, predictor=FakePredictor(missing, baseline),
                           season_fields=profile_fields(SEASON_INPUTS, exclude=("season",)),
                           promo_fields=profile_fields(PROMO_INPUTS))
 
@@ -54,7 +54,7 @@ def trained_config(trained):
 @pytest.fixture(scope="session")
 def running_app(trained_config):
     """`shopsense app` in a subprocess on a free loopback port, serving the trained home."""
-    from shopsense.app.child import AppProcess
+    from shopsense.app.app_process import AppProcess
 
     with AppProcess(trained_config.home) as app:
         yield app
@@ -63,7 +63,7 @@ def running_app(trained_config):
 @pytest.fixture(scope="session")
 def empty_app(tmp_path_factory):
     """The app started on a home without models or reports."""
-    from shopsense.app.child import AppProcess
+    from shopsense.app.app_process import AppProcess
 
     with AppProcess(tmp_path_factory.mktemp("empty-home")) as app:
         yield app

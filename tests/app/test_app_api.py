@@ -39,15 +39,16 @@ def table_rows(table: dict) -> list[list]:
     return table["data"]
 
 
-def assert_same_items(table: dict, expected: list[dict], value: str) -> None:
-    assert [r[0] for r in table_rows(table)] == [e["item"] for e in expected]
-    assert [r[1] for r in table_rows(table)] == pytest.approx([e[value] for e in expected], abs=1e-4)
+def assert_same_items(table: dict, expected: list[dict]) -> None:
+    assert [r[0] for r in table_rows(table)] == list(range(1, len(expected) + 1))  # the rank
+    assert [r[1] for r in table_rows(table)] == [e["item"] for e in expected]
+    assert [r[2] for r in table_rows(table)] == pytest.approx([e["score"] for e in expected], abs=1e-4)
 
 
 def test_all_models_loaded_on_loopback_without_share_link(running_app, predictor):
     assert all(problem is None for problem in predictor.status().values())
     log = running_app.output()
-    assert log.count("loaded") == 3, log
+    assert log.count("— it beat") == 3, log  # each model served, with its evidence
     assert "gradio.live" not in log and running_app.url.startswith("http://127.0.0.1:")
 
 
@@ -55,9 +56,9 @@ def test_seasonal_items_by_profile_match_the_inference_module(client, predictor,
     values, profile = form(season_fields, age=23)
     message, table = client.predict("Summer", h.BY_PROFILE, None, *values, api_name="/seasonal_items")
     expected = predictor.top_items(profile, "Summer", k=3)
-    assert "Summer" in message and "⚠️" not in message
-    assert len(expected) == 3
-    assert_same_items(table, expected, "probability")
+    assert "Summer" in message and "⚠️" not in message and expected["score_meaning"] in message
+    assert len(expected["items"]) == 3
+    assert_same_items(table, expected["items"])
 
 
 def test_seasonal_items_by_customer_match_the_inference_module(client, predictor, season_fields):
@@ -66,7 +67,7 @@ def test_seasonal_items_by_customer_match_the_inference_module(client, predictor
     values, _ = form(season_fields)  # ignored: the customer's own profile is used
     message, table = client.predict("Winter", h.BY_CUSTOMER, 5, *values, api_name="/seasonal_items")
     assert "customer 5" in message
-    assert_same_items(table, predictor.top_items(profile, "Winter", k=3), "probability")
+    assert_same_items(table, predictor.top_items(profile, "Winter", k=3)["items"])
 
 
 def test_recommendations_match_and_exclude_items_already_bought(client, predictor):
@@ -74,7 +75,7 @@ def test_recommendations_match_and_exclude_items_already_bought(client, predicto
         message, recs, bought = client.predict(customer, 4, api_name="/recommend")
         expected = predictor.recommend(customer, k=4)
         assert not expected["fallback"] and "Personalised" in message
-        assert_same_items(recs, expected["items"], "score")
+        assert_same_items(recs, expected["items"])
         assert [r[0] for r in table_rows(bought)] == expected["already_bought"]
         assert not {r[0] for r in table_rows(recs)} & set(expected["already_bought"])
 
@@ -82,8 +83,8 @@ def test_recommendations_match_and_exclude_items_already_bought(client, predicto
 def test_unknown_customer_gets_the_labelled_popularity_fallback(client, predictor):
     message, recs, bought = client.predict(UNKNOWN_CUSTOMER, 3, api_name="/recommend")
     expected = predictor.recommend(UNKNOWN_CUSTOMER, k=3)
-    assert expected["fallback"] and "Popularity fallback" in message and expected["label"] in message
-    assert_same_items(recs, expected["items"], "score")
+    assert expected["fallback"] and "**Popularity**" in message and expected["label"] in message
+    assert_same_items(recs, expected["items"])
     assert table_rows(bought) == []
 
 
@@ -98,8 +99,10 @@ def test_promo_matches_the_inference_module(client, predictor, promo_fields):
 
 
 def test_overview_shows_kpis_plots_and_metrics_next_to_baselines(client, trained_config):
-    status, kpis, plots, metrics = client.predict(api_name="/overview")
-    assert "| rows | 1,500 |" in kpis and len(plots) == 1
+    status, kpis, plots, metrics, serving, propensity = client.predict(api_name="/overview")
+    assert "| rows | 1,500 |" in kpis and len(plots) == 2  # the analysis plot and the promo reliability plot
+    assert [row[1] for row in table_rows(serving)] == ["model"] * 3 and all(row[6] > 0 for row in table_rows(serving))
+    assert "Brier score" in propensity and "| 1 |" in propensity
     models = {row[0] for row in table_rows(metrics)}
     assert models == {"promo", "season", "recommender"}
     assert all(row[2] is not None and row[3] is not None for row in table_rows(metrics))
@@ -143,7 +146,7 @@ def test_app_starts_without_models_and_says_what_to_run(empty_app, connect, seas
         "recommender": client.predict(1, 5, api_name="/recommend")[0],
         "promo": client.predict(*form(promo_fields)[0], api_name="/promo")[0],
     }
-    status, kpis, plots, metrics = client.predict(api_name="/overview")
+    status, kpis, plots, metrics, serving, propensity = client.predict(api_name="/overview")
     for model, message in answers.items():
         assert message.startswith("⚠️") and "shopsense train" in message, (model, message)
     assert "shopsense analyze" in status and "shopsense train" in status and plots == []

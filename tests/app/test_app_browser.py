@@ -87,7 +87,7 @@ def screenshot(page, shots: Path, name: str) -> None:
 
 
 def numbers(rows: list[list[str]]) -> list[float]:
-    return [float(r[1]) for r in rows]
+    return [float(r[2]) for r in rows]  # rank, item, score
 
 
 def test_seasonal_item_predictor_tab(page, predictor, shots):
@@ -96,10 +96,11 @@ def test_seasonal_item_predictor_tab(page, predictor, shots):
     page.locator("#season-customer input").fill("5")
     page.locator("#season-run").click()
     expect_text(page, "season-message", "customer 5 in Fall")
-    expected = predictor.top_items(predictor.customer_profile(5), "Fall", k=3)
+    expected = predictor.top_items(predictor.customer_profile(5), "Fall", k=3)["items"]
     rows = wait_rows(page, "season-items", 3)
-    assert [r[0] for r in rows] == [e["item"] for e in expected]
-    assert numbers(rows) == pytest.approx([e["probability"] for e in expected], abs=1e-4)
+    assert [r[1] for r in rows] == [e["item"] for e in expected] and [r[0] for r in rows] == ["1", "2", "3"]
+    assert numbers(rows) == pytest.approx([e["score"] for e in expected], abs=1e-4)
+    expect_text(page, "season-banner", "Serving:")
 
     page.locator("#season-source").get_by_label("Profile").check()
     page.locator("#season-age input").fill("24")
@@ -118,15 +119,15 @@ def test_recommendations_tab(page, predictor, shots):
     expect_text(page, "recommend-message", "Personalised for customer 17")
     expected = predictor.recommend(17, k=4)
     rows = wait_rows(page, "recommend-items", 4)
-    assert [r[0] for r in rows] == [e["item"] for e in expected["items"]]
+    assert [r[1] for r in rows] == [e["item"] for e in expected["items"]]
     bought = wait_rows(page, "recommend-bought", len(expected["already_bought"]))
     assert [r[0] for r in bought] == expected["already_bought"]
-    assert not {r[0] for r in rows} & {r[0] for r in bought}
+    assert not {r[1] for r in rows} & {r[0] for r in bought}
     screenshot(page, shots, "recommendations")
 
     page.locator("#recommend-customer input").fill("999999999")
     page.locator("#recommend-run").click()
-    expect_text(page, "recommend-message", "Popularity fallback")
+    expect_text(page, "recommend-message", "popularity fallback: unknown customer")
 
     page.locator("#recommend-customer input").fill("")
     page.locator("#recommend-run").click()
@@ -174,7 +175,9 @@ def test_overview_tab(page, shots):
     assert {"promo", "season", "recommender"} == {r[0] for r in read_table(page, "overview-metrics")}
     from playwright.sync_api import expect
 
-    expect(page.locator("#overview-plots img")).to_have_count(1)
+    expect(page.locator("#overview-plots img")).to_have_count(2)
+    expect_text(page, "overview-serving", "model")
+    expect_text(page, "overview-propensity", "Brier score")
     screenshot(page, shots, "overview")
 
 

@@ -16,3 +16,24 @@ def test_app_command_defaults_to_loopback_and_has_no_share_option():
 def test_bad_port_is_refused_before_anything_starts():
     out = CliRunner().invoke(app, ["app", "--port", "70000"])
     assert out.exit_code == 2 and "--port" in out.output and "Traceback" not in out.output
+
+
+def test_a_remote_host_needs_a_login_or_allow_remote():
+    import pytest
+
+    from shopsense.app.server import access
+    from shopsense.errors import ShopSenseError
+
+    assert access("127.0.0.1", False, {}) == (None, None) and access("localhost", False, {}) == (None, None)
+    with pytest.raises(ShopSenseError, match="SHOPSENSE_APP_USER and SHOPSENSE_APP_PASSWORD .* --allow-remote"):
+        access("0.0.0.0", False, {})
+    auth, warning = access("0.0.0.0", False, {"SHOPSENSE_APP_USER": "ana", "SHOPSENSE_APP_PASSWORD": "pw"})
+    assert auth == ("ana", "pw") and warning.startswith("WARNING") and "login" in warning
+    auth, warning = access("10.0.0.5", True, {})
+    assert auth is None and "WITHOUT a login" in warning
+
+
+def test_cli_refuses_a_remote_host_without_login_before_anything_starts():
+    out = CliRunner().invoke(app, ["app", "--host", "0.0.0.0"],
+                             env={"SHOPSENSE_APP_USER": "", "SHOPSENSE_APP_PASSWORD": ""})
+    assert out.exit_code != 0 and "--allow-remote" in str(out.exception)

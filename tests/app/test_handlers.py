@@ -53,7 +53,8 @@ def test_seasonal_items_by_profile_and_by_customer(fake_ctx):
     values = default_values(ctx.season_fields)
     message, table = h.seasonal_items(ctx, "Summer", h.BY_PROFILE, None, *values)
     assert "Summer" in message and "⚠️" not in message
-    assert list(table.columns) == ["item", "probability"] and len(table) == 3
+    assert list(table.columns) == ["rank", "item", "score"] and len(table) == 3
+    assert table["rank"].tolist() == [1, 2, 3] and "Score = model score" in message
     kind, profile, season, k = ctx.predictor.calls[-1]
     assert (kind, season, k) == ("season", "Summer", 3)
     assert set(profile) == set(SEASON_INPUTS) - {"season"}
@@ -61,7 +62,7 @@ def test_seasonal_items_by_profile_and_by_customer(fake_ctx):
     message, table = h.seasonal_items(ctx, "Fall", h.BY_CUSTOMER, KNOWN_CUSTOMER, *values)
     assert f"customer {KNOWN_CUSTOMER}" in message
     assert ctx.predictor.calls[-1][1] == ctx.predictor.customer_profile(KNOWN_CUSTOMER)
-    assert table["probability"].tolist() == sorted(table["probability"], reverse=True)
+    assert table["score"].tolist() == sorted(table["score"], reverse=True)
 
 
 @pytest.mark.parametrize("season, source, customer, expected", [
@@ -85,7 +86,8 @@ def test_recommendations_show_items_bought_and_fallback(fake_ctx):
     assert set(bought["item"]) and not set(recs["item"]) & set(bought["item"])
 
     message, recs, bought = h.recommendations(ctx, 99999, 2.0)
-    assert "Popularity fallback" in message and len(recs) == 2 and bought.empty
+    assert "Popularity" in message and len(recs) == 2 and bought.empty
+    assert recs["rank"].tolist() == [1, 2] and "Score = fake score" in message
 
 
 @pytest.mark.parametrize("customer, k, expected", [
@@ -107,7 +109,19 @@ def test_promo_probability_and_decision(fake_ctx):
     values[0] = 80
     message, probability, decision = h.promo_propensity(ctx, *values)
     assert probability == pytest.approx(0.8) and decision == "likely to use a promo code"
-    assert "80.0%" in message and "threshold 50%" in message
+    assert "80.0%" in message and "threshold 50.0%, chosen for best F1" in message
+
+
+def test_every_tab_labels_the_served_baseline(fake_ctx):
+    ctx = fake_ctx(baseline=("promo", "season", "recommender"))
+    for model in ("promo", "season", "recommender"):
+        assert h.model_banner(ctx, model) == h.warning(f"**Serving the baseline:** baseline of {model} — evidence")
+    message, probability, decision = h.promo_propensity(ctx, *default_values(ctx.promo_fields))
+    assert probability == 0.4 and decision.startswith("no decision") and "baseline" in message
+    message, table = h.seasonal_items(ctx, "Summer", h.BY_PROFILE, None, *default_values(ctx.season_fields))
+    assert "(baseline: the season's most bought items)" in message and "Score = baseline score" in message
+    assert "baseline of promo — evidence" in h.overview_page(ctx)[0]
+    assert h.model_banner(fake_ctx(), "promo") == "**Serving:** model of promo — evidence"
 
 
 def test_predictor_errors_become_messages(fake_ctx):
@@ -130,7 +144,7 @@ def test_unexpected_errors_are_logged_not_shown(fake_ctx, caplog):
 def test_missing_model_names_the_command(fake_ctx):
     ctx = fake_ctx({"recommender": "no recommender: run `shopsense train recommender`"})
     assert "shopsense train recommender" in h.model_banner(ctx, "recommender")
-    assert h.model_banner(ctx, "promo") == ""
+    assert h.model_banner(ctx, "promo") == "**Serving:** model of promo — evidence"
     message, recs, _ = h.recommendations(ctx, KNOWN_CUSTOMER, 3)
     assert "shopsense train recommender" in message and recs.empty
 
@@ -143,7 +157,7 @@ def test_no_predictor_at_all_is_reported_on_every_tab(config):
 
 
 def test_overview_without_reports_says_what_to_run(fake_ctx):
-    message, kpis, plots, metrics = h.overview_page(fake_ctx())
+    message, kpis, plots, metrics, serving, propensity = h.overview_page(fake_ctx())
     assert "shopsense analyze" in message and kpis == "" and plots == []
     assert metrics["metric"].str.contains("shopsense train").sum() == len(overview.MODEL_NAMES)
 
@@ -159,7 +173,7 @@ def test_overview_shows_kpis_plots_and_metrics_next_to_baseline(fake_ctx):
     card.write_text(json.dumps({"metrics": {"model": {"auc": 0.81234567, "accuracy": 0.7, "k": 5},
                                             "baseline_majority": {"auc": 0.5, "accuracy": 0.6},
                                             "variant_x": {"auc": 0.9}}}))
-    message, kpis, plots, metrics = h.overview_page(ctx)
+    message, kpis, plots, metrics, serving, propensity = h.overview_page(ctx)
     assert "| rows | 1,234 |" in kpis and "| gender split | Male: 2 |" in kpis
     assert plots == [str(reports / "plots" / "age.png")]
     promo = metrics[metrics["model"] == "promo"].set_index("metric")

@@ -30,11 +30,13 @@ def test_answers_have_the_documented_shape(predictor):
         "subscription_status": False, "frequency_of_purchases": "Annually", "previous_purchases": 1,
         "payment_method": "Cash", "age": 60})
     assert likely > unlikely["probability"]  # the planted propensity direction
-    items = predictor.top_items(PROFILE, "Summer", k=3)
+    answer = predictor.top_items(PROFILE, "Summer", k=3)
+    items = answer["items"]
+    assert answer["served"] == "model" and "probability" in answer["score_meaning"]
     assert len(items) == 3 and all(i["item"] in schema.ITEMS for i in items)
-    assert [i["probability"] for i in items] == sorted((i["probability"] for i in items), reverse=True)
-    summer = {i["item"]: i["probability"] for i in predictor.top_items(PROFILE, "Summer", k=25)}
-    winter = {i["item"]: i["probability"] for i in predictor.top_items(PROFILE, "Winter", k=25)}
+    assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
+    summer = {i["item"]: i["score"] for i in predictor.top_items(PROFILE, "Summer", k=25)["items"]}
+    winter = {i["item"]: i["score"] for i in predictor.top_items(PROFILE, "Winter", k=25)["items"]}
     assert summer["Sandals"] > winter["Sandals"] and winter["Coat"] > summer["Coat"]  # planted seasonal items
 
 
@@ -56,8 +58,8 @@ def test_single_requests_equal_the_models_batch_predictions(predictor, trained):
         *SEASON_INPUTS, "season", vector_to_array("probability").alias("p")).collect()
     labels = len(item_names(predictor.models["season"]))  # the probability vector also has an "unseen" class
     for row in season_rows:
-        top = predictor.top_items({c: row[c] for c in SEASON_INPUTS}, row.season, k=3)
-        assert [t["probability"] for t in top] == pytest.approx(sorted(row.p[:labels], reverse=True)[:3], abs=1e-12)
+        top = predictor.top_items({c: row[c] for c in SEASON_INPUTS}, row.season, k=3)["items"]
+        assert [t["score"] for t in top] == pytest.approx(sorted(row.p[:labels], reverse=True)[:3], abs=1e-12)
 
 
 def test_customer_profile_and_unknown_customer(predictor, trained):
@@ -70,6 +72,7 @@ def test_customer_profile_and_unknown_customer(predictor, trained):
     assert len(answer["items"]) == 4 and answer["already_bought"] == []
     personal = predictor.recommend(1, k=5)
     assert not personal["fallback"] and personal["label"].startswith("personalised (ALS ")
+    assert all(x["score"] > 0.01 for x in personal["items"])  # readable scores, never a column of zeros
 
 
 def test_a_predictor_of_the_recommender_alone_gives_the_same_answers(predictor, trained, spark):

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def metrics(trained, name):
-    return trained[1][name][1]["metrics"]
+    return trained[1][name].card.metrics
 
 
 # --- planted signal: each model beats its baseline ------------------------------------------------------
@@ -39,6 +39,14 @@ def test_recommender_beats_popularity(trained):
     assert m["variant_explicit"]["rmse"] > 0 and m["baseline_global_mean"]["rmse"] > 0
 
 
+def test_planted_signals_are_served_with_an_interval_above_zero(trained):
+    for name, result in trained[1].items():
+        decision = result.card.serving
+        assert decision.serving == "model" and not decision.forced, (name, decision)
+        assert 0 < decision.lift_low <= decision.model_value - decision.baseline_value <= decision.lift_high
+        assert decision.resamples >= 200 and decision.customers > 50
+
+
 # --- labels independent of the features: no lift ------------------------------------------------------
 def test_no_lift_when_labels_are_independent(trained_on_noise):
     promo = metrics(trained_on_noise, "promo")["model"]
@@ -49,21 +57,38 @@ def test_no_lift_when_labels_are_independent(trained_on_noise):
     assert rec["model"]["ndcg_at_k"] < rec["baseline_popularity"]["ndcg_at_k"] + 0.02
 
 
+def test_permuted_labels_serve_every_baseline(trained_on_noise):
+    for name, result in trained_on_noise[1].items():
+        decision = result.card.serving
+        assert decision.serving == "baseline" and decision.lift_low <= 0, (name, decision)
+        assert "did not beat" in decision.reason
+
+
 # --- model cards and saved models ---------------------------------------------------------------------
 def test_model_cards_describe_the_training(trained, spark):
     config, models = trained
     rows = read_processed(spark, config).count()
     for name in ("promo", "season", "recommender"):
         card = read_card(config.model_dir(name))
-        assert card == models[name][1]
-        assert card["seed"] == config.ml.seed and card["spark_version"] and card["training_seconds"] > 0
-        assert card["data_fingerprint"]["rows"] == rows and card["data_fingerprint"]["hash"]
-        assert card["features"]
+        assert card == models[name].card
+        assert card.seed == config.ml.seed and card.spark_version and card.training_seconds > 0
+        assert card.data_fingerprint["rows"] == rows and card.data_fingerprint["hash"]
+        assert card.features and card.mlflow["version"] and card.mlflow["champion"]
     promo = read_card(config.model_dir("promo"))
-    assert promo["split"]["train_rows"] + promo["split"]["test_rows"] == rows
-    assert promo["excluded_features"] == {}  # nothing in the generated data copies the label
-    assert {"numTrees", "maxDepth", "search"} <= set(promo["params"])
-    assert read_card(config.model_dir("recommender"))["params"]["variant"] in ("explicit", "implicit")
+    assert promo.split["train_rows"] + promo.split["test_rows"] == rows
+    assert promo.excluded_features == {}  # nothing in the generated data copies the label
+    assert {"numTrees", "maxDepth", "search", "threshold", "threshold_objective"} <= set(promo.params)
+    assert read_card(config.model_dir("recommender")).params["variant"] in ("explicit", "implicit")
+
+
+def test_promo_card_has_propensity_norms(trained):
+    config, models = trained
+    calibration = models["promo"].card.details["calibration"]
+    assert 0 < calibration["brier"] < calibration["brier_base_rate"]  # better than the constant base rate
+    assert sum(r["rows"] for r in calibration["reliability"]) == models["promo"].card.metrics["model"]["rows"]
+    deciles = calibration["deciles"]
+    assert len(deciles) == 10 and deciles[0]["lift"] > 1.3 and deciles[-1]["cumulative_gain"] == pytest.approx(1.0)
+    assert (config.reports_dir / "ml" / "promo_reliability.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("name", ["promo", "season"])
@@ -76,7 +101,7 @@ def test_saved_model_reloads_with_identical_predictions(trained, spark, name):
         return [r.p for r in model.transform(df).select("customer_id", vector_to_array("probability").alias("p"))
                 .orderBy("customer_id", "p").collect()]
 
-    assert probabilities(fresh) == probabilities(models[name][0])
+    assert probabilities(fresh) == probabilities(models[name].model)
 
 
 def test_no_recommendation_is_an_already_bought_item_over_all_users(trained, spark, predictor):

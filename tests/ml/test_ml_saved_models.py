@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from shopsense.config import MLSettings, load_config
 from shopsense.io import read_processed
-from shopsense.ml.model_card import CARD_FILE, PIPELINE_DIR, read_card
+from shopsense.ml.model_card import CARD_FILE, read_card
 
 pytestmark = pytest.mark.slow
 
@@ -59,15 +59,16 @@ RELOAD_SCRIPT = textwrap.dedent('''
 
 
     if __name__ == "__main__":
-        from pyspark.ml import PipelineModel
-
         from shopsense.config import SparkSettings
         from shopsense.spark import get_spark
 
-        model_dirs, rows_path, out_path = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+        import mlflow.spark
+
+        model_uris, rows_path, out_path = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
         spark = get_spark(SparkSettings(master="local[1]", app_name="shopsense-reload", shuffle_partitions=1,
                                         driver_memory="1g"))
-        loaded = {name: PipelineModel.load(path) for name, path in model_dirs.items()}
+        # The champions of the MLflow registry (MLFLOW_TRACKING_URI), as the app and `recommend` load them.
+        loaded = {name: mlflow.spark.load_model(uri) for name, uri in model_uris.items()}
         answers = predictions(loaded, spark.read.parquet(rows_path))
         answers["spark_app_id"] = spark.sparkContext.applicationId
         with open(out_path, "w") as out:
@@ -76,24 +77,29 @@ RELOAD_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_saved_models_give_the_same_predictions_in_a_fresh_spark_session(trained, spark, tmp_path):
+def test_champions_give_the_same_predictions_in_a_fresh_process(trained, spark, tmp_path):
     config, models = trained
     rows_path = str(tmp_path / "rows")
     (read_processed(spark, config).orderBy(F.xxhash64("customer_id", "item_purchased", "previous_purchases"))
      .limit(24).withColumn("row_id", F.monotonically_increasing_id()).coalesce(1).write.parquet(rows_path))
     script = tmp_path / "reload.py"
     script.write_text(RELOAD_SCRIPT)
-    model_dirs = {name: str(config.model_dir(name) / PIPELINE_DIR) for name in NAMES}
+    from shopsense.ml import tracking
+
+    for name in NAMES:  # every model won on this data: each is its registry's champion
+        assert tracking.champion_version(config, f"shopsense_{name}") == models[name].card.mlflow["version"]
+    model_uris = {name: f"models:/shopsense_{name}@champion" for name in NAMES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
+    env |= {"MLFLOW_TRACKING_URI": config.tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
-    done = subprocess.run([sys.executable, str(script), json.dumps(model_dirs), rows_path, str(tmp_path / "out.json")],
+    done = subprocess.run([sys.executable, str(script), json.dumps(model_uris), rows_path, str(tmp_path / "out.json")],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     fresh = json.loads((tmp_path / "out.json").read_text())
     assert fresh.pop("spark_app_id") != spark.sparkContext.applicationId  # really another session
 
     here = runpy.run_path(str(script), run_name="in_process")["predictions"](
-        {name: models[name][0] for name in NAMES}, spark.read.parquet(rows_path))
+        {name: models[name].model for name in NAMES}, spark.read.parquet(rows_path))
 
     assert len(here["promo"]) == len(here["season"]) == len(here["pairs"]) == 24 and here["recommended"]
     assert fresh.keys() == here.keys()
@@ -105,7 +111,7 @@ def test_saved_models_give_the_same_predictions_in_a_fresh_spark_session(trained
     for key, top in here["season"].items():
         assert [name for name, _ in fresh["season"][key]] == [name for name, _ in top]  # names exact
         assert [p for _, p in fresh["season"][key]] == pytest.approx([p for _, p in top], rel=1e-9, abs=0)
-    item_names = set(models["recommender"][0].stages[0].labels)
+    item_names = set(models["recommender"].model.stages[0].labels)
     for customer, ranked in here["recommended"].items():
         assert {name for name, _ in ranked} == item_names  # every item scored, mapped back to its name
         assert [name for name, _ in fresh["recommended"][customer]] == [name for name, _ in ranked]
@@ -120,6 +126,7 @@ def test_leakage_guard_excludes_a_label_copy_and_says_so_in_the_card(spark, proc
     """As in the public file (discount_applied == promo_code_used on every row), on a small generated log.
 
     tests/fixtures/shopping_sample.csv cannot be used: its 100 rows all have promo_code_used = Yes."""
+    from shopsense.ml.registry import MODELS
     from shopsense.ml.training import train_one
     from shopsense.schema import PROCESSED_SCHEMA
 
@@ -128,14 +135,16 @@ def test_leakage_guard_excludes_a_label_copy_and_says_so_in_the_card(spark, proc
     assert frame["promo_code_used"].nunique() == 2
     config = load_config(home=tmp_path).with_overrides(ml=MLSettings(promo_num_trees=(3,), promo_max_depth=(2,)))
     df = spark.createDataFrame(frame, schema=PROCESSED_SCHEMA)
-    model, card = train_one("promo", df, config)
+    trained = train_one(MODELS["promo"], df, config)
+    model, card = trained.model, trained.card
 
     assert read_card(config.model_dir("promo")) == card
-    assert set(card["excluded_features"]) == {"discount_applied"}
-    assert card["excluded_features"]["discount_applied"]["single_feature_auc"] == pytest.approx(1.0)
-    assert card["single_feature_auc"]["discount_applied"] == pytest.approx(1.0)
-    assert "discount_applied" in card["candidate_features"] and "discount_applied" not in card["features"]
-    assert card["features"] == [f for f in card["candidate_features"] if f != "discount_applied"]
+    assert set(card.excluded_features) == {"discount_applied"}
+    assert card.excluded_features["discount_applied"]["single_feature_auc"] == pytest.approx(1.0)
+    assert card.details["single_feature_auc"]["discount_applied"] == pytest.approx(1.0)
+    candidates = card.details["candidate_features"]
+    assert "discount_applied" in candidates and "discount_applied" not in card.features
+    assert card.features == [f for f in candidates if f != "discount_applied"]
     # The fitted pipeline never reads the column: its stages' inputs and the assembled features lack it,
     # and it transforms rows that do not have the column at all.
     inputs = set()
@@ -145,20 +154,20 @@ def test_leakage_guard_excludes_a_label_copy_and_says_so_in_the_card(spark, proc
                 value = stage.getOrDefault(param)
                 inputs |= {value} if isinstance(value, str) else set(value)
     assert "discount_applied" not in inputs
-    assert {c.split("__")[0] for c in inputs} == set(card["features"])  # x, x__idx, x__vec -> x
+    assert {c.split("__")[0] for c in inputs} == set(card.features)  # x, x__idx, x__vec -> x
     assert model.transform(df.drop("discount_applied").limit(3)).select("probability").count() == 3
 
 
 def test_recommender_card_rmse_baselines_are_present_and_sane(trained):
-    card = trained[1]["recommender"][1]
-    m = card["metrics"]
+    card = trained[1]["recommender"].card
+    m = card.metrics
     explicit, global_mean, bias = (m["variant_explicit"]["rmse"], m["baseline_global_mean"]["rmse"],
                                    m["baseline_user_item_bias"]["rmse"])
     for value in (explicit, global_mean, bias):
         assert math.isfinite(value) and 0 < value < 4.0  # ratings lie in [1, 5]
     # The card counts the explicit variant's scored test pairs; both baselines are computed on those same
     # rows (one DataFrame in recommender.evaluate_split) but have no count of their own in the card.
-    assert 0 < m["variant_explicit"]["rmse_rows"] <= card["split"]["test_pairs"]
+    assert 0 < m["variant_explicit"]["rmse_rows"] <= card.split["test_pairs"]
     # Fitted on the same training pairs, the damped user+item biases do not predict worse than their own
     # global-mean term (beyond a small tolerance for the small test split).
     assert bias <= global_mean + 0.01
@@ -197,13 +206,13 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0].startswith("promo: not trained: `promo_code_used` in the training split is false in all")
-    assert lines[1].startswith("season: test top-3 hit rate")
+    assert lines[1].startswith("season: serving ")
     assert lines[2].startswith("recommender: not trained: no customer bought 2 or more different items")
     assert not (config.model_dir("promo") / "pipeline").exists()
-    reason = read_card(config.model_dir("promo"))["not_trained"]
+    reason = read_card(config.model_dir("promo")).not_trained
     assert lines[0] == f"promo: not trained: {reason}"
-    assert read_card(config.model_dir("season"))["model"] == "season"
-    rec_reason = read_card(config.model_dir("recommender"))["not_trained"]
+    assert read_card(config.model_dir("season")).model == "season"
+    rec_reason = read_card(config.model_dir("recommender")).not_trained
     assert lines[2] == f"recommender: not trained: {rec_reason}"
     # What the app shows on the tabs: the reason, not "run `shopsense train promo`".
     status = Predictor(config, spark=spark).status()
@@ -272,11 +281,13 @@ def test_without_a_trained_recommender_the_most_popular_items_are_served(spark, 
         "recommendations are the most popular items instead")
 
     message, recs, bought = recommendations(AppContext(config=config, predictor=predictor), customer, 3)
-    assert message.startswith(f"**Popularity fallback** for customer {customer}: ")
+    assert message.startswith(f"**Popularity** for customer {customer}: ")
+    assert "Score = share of customers who bought the item" in message
     assert list(recs["item"]) == ranked[1:4] and list(bought["item"]) == [ranked[0]]
     out = CliRunner().invoke(app, ["--home", str(tmp_path), "recommend", "--customer", str(customer), "-k", "3"])
     assert out.exit_code == 0, out.output
-    assert out.output.splitlines()[1].startswith(f"  1. {ranked[1]} (score ")
+    assert out.output.splitlines()[1] == "score = share of customers who bought the item"
+    assert out.output.splitlines()[2].startswith(f"  1. {ranked[1]} (score ")
 
     (config.model_dir("recommender") / CARD_FILE).unlink()  # no card, no reason: train it, as before
     assert not Predictor(config, spark=spark).serves("recommender")

@@ -27,8 +27,7 @@ SOURCES = (BY_CUSTOMER, BY_PROFILE)
 MAX_K = len(schema.ITEMS)
 DIGITS = 4  # probabilities and scores are shown rounded to this many decimals
 
-ITEM_PROBABILITY = ("item", "probability")
-ITEM_SCORE = ("item", "score")
+RANKED = ("rank", "item", "score")
 BOUGHT = ("item",)
 INTERNAL_ERROR = "Something went wrong on the server while answering; the details are in the server log."
 
@@ -49,6 +48,10 @@ class AppContext:
             reason = self.load_error or "the models could not be loaded"
             return {name: reason for name in overview.MODEL_NAMES}
         return self.predictor.status()
+
+    def serving(self, model: str) -> str | None:
+        """What is served for `model` and why (model or baseline, with the test evidence), when it has a card."""
+        return None if self.predictor is None else self.predictor.labels.get(model)
 
     def require(self, model: str):
         """The predictor, or a ShopSenseError carrying the status message when it cannot answer for `model`
@@ -112,13 +115,23 @@ def season_of(value: Any) -> str:
 
 
 def model_banner(ctx: AppContext, model: str) -> str:
-    """Shown at the top of a tab: empty when the model is loaded, else what to run."""
+    """Shown at the top of a tab: what is served (the model, or its baseline and why), else what to run."""
     problem = ctx.status().get(model)
-    return warning(problem) if problem else ""
+    if problem:
+        return warning(problem)
+    served = ctx.serving(model)
+    if served is None:
+        return ""
+    return f"**Serving:** {served}" if ctx.predictor.serves_model(model) else warning(f"**Serving the baseline:** {served}")
+
+
+def ranked_table(items: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([(rank, i["item"], round(float(i["score"]), DIGITS)) for rank, i in enumerate(items, 1)],
+                        columns=list(RANKED))
 
 
 # --- Seasonal Item Predictor ---------------------------------------------------------------------------
-@guarded(lambda: empty_table(ITEM_PROBABILITY))
+@guarded(lambda: empty_table(RANKED))
 def seasonal_items(ctx: AppContext, season: Any, source: Any, customer_id: Any, *profile_values: Any):
     predictor = ctx.require("season")
     season = season_of(season)
@@ -133,25 +146,24 @@ def seasonal_items(ctx: AppContext, season: Any, source: Any, customer_id: Any, 
         who = "this profile"
     else:
         raise FormError(f"choose {BY_CUSTOMER!r} or {BY_PROFILE!r}, got {source!r}")
-    items = predictor.top_items(profile, season, k=3)
-    table = pd.DataFrame([(i["item"], round(float(i["probability"]), DIGITS)) for i in items],
-                         columns=list(ITEM_PROBABILITY))
-    best = items[0]["item"] if items else "nothing"
-    return f"Most likely purchase of {who} in {season}: **{best}**", table
+    answer = predictor.top_items(profile, season, k=3)
+    best = answer["items"][0]["item"] if answer["items"] else "nothing"
+    source = "" if answer["served"] == "model" else " (baseline: the season's most bought items)"
+    return (f"Most likely purchase of {who} in {season}: **{best}**{source}. "
+            f"Score = {answer['score_meaning']}.", ranked_table(answer["items"]))
 
 
 # --- Product Recommendations ---------------------------------------------------------------------------
-@guarded(lambda: empty_table(ITEM_SCORE), lambda: empty_table(BOUGHT))
+@guarded(lambda: empty_table(RANKED), lambda: empty_table(BOUGHT))
 def recommendations(ctx: AppContext, customer_id: Any, k: Any):
     predictor = ctx.require("recommender")
     customer_id, k = customer_id_of(customer_id), k_of(k)
     result = predictor.recommend(customer_id, k=k)
-    recs = pd.DataFrame([(r["item"], round(float(r["score"]), DIGITS)) for r in result["items"]],
-                        columns=list(ITEM_SCORE))
     bought = pd.DataFrame([(item,) for item in result["already_bought"]], columns=list(BOUGHT))
-    kind = "Popularity fallback" if result["fallback"] else "Personalised"
-    message = f"**{kind}** for customer {customer_id}: {result['label']}"
-    return message, recs, bought
+    kind = "Popularity" if result["fallback"] else "Personalised"
+    message = (f"**{kind}** for customer {customer_id}: {result['label']}. "
+               f"Score = {result['score_meaning']}.")
+    return message, ranked_table(result["items"]), bought
 
 
 # --- Promo Code Propensity -----------------------------------------------------------------------------
@@ -160,17 +172,23 @@ def promo_propensity(ctx: AppContext, *profile_values: Any):
     predictor = ctx.require("promo")
     result = predictor.promo_probability(to_profile(ctx.promo_fields, profile_values))
     probability = round(float(result["probability"]), DIGITS)
+    if result["decision"] is None:  # the baseline: the same base rate for everyone, no individual decision
+        decision = "no decision: the model is not served (its baseline gives everyone the base rate)"
+        message = f"Share of purchases with a promo code (baseline, the same for everyone): **{probability:.1%}**"
+        return message, probability, decision
     decision = "likely to use a promo code" if result["decision"] else "unlikely to use a promo code"
     message = (f"Probability of using a promo code: **{probability:.1%}** → {decision} "
-               f"(decision threshold {float(result['threshold']):.0%})")
+               f"(decision threshold {float(result['threshold']):.1%}, chosen for {result['objective']})")
     return message, probability, decision
 
 
 # --- Overview ------------------------------------------------------------------------------------------
-@guarded(lambda: "", list, lambda: empty_table(overview.METRIC_COLUMNS))
+@guarded(lambda: "", list, lambda: empty_table(overview.METRIC_COLUMNS), lambda: empty_table(overview.SERVING_COLUMNS),
+         lambda: "")
 def overview_page(ctx: AppContext):
     reports = overview.load_reports(ctx.config)
-    status_lines = [f"- **{name}**: {problem or 'loaded'}" for name, problem in ctx.status().items()]
+    status_lines = [f"- **{name}**: {problem or ctx.serving(name) or 'loaded'}" for name, problem in ctx.status().items()]
     message = "\n".join(["**Models**", *status_lines, *(f"\n{warning(n)}" for n in reports.notes)])
     metrics = overview.metrics_table(ctx.config)
-    return message, overview.kpi_markdown(reports.kpis), [str(p) for p in reports.plots], metrics
+    return (message, overview.kpi_markdown(reports.kpis), [str(p) for p in reports.plots], metrics,
+            overview.serving_table(ctx.config), overview.propensity_markdown(ctx.config))

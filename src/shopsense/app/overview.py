@@ -15,6 +15,8 @@ from shopsense.config import Config
 
 MODEL_NAMES = ("promo", "season", "recommender")
 METRIC_COLUMNS = ("model", "metric", "test", "baseline", "baseline name")
+SERVING_COLUMNS = ("model", "serving", "metric", "model value", "baseline", "baseline value", "lift CI low",
+                   "lift CI high", "reason")
 ANALYZE = "run `shopsense analyze`"
 # Counts and settings the model cards record next to the metrics: not a measure of quality.
 NOT_METRICS = frozenset({"k", "rows", "users", "threshold", "positive_rate"})
@@ -40,7 +42,7 @@ def read_json(path: Path) -> tuple[Any, str | None]:
 def load_reports(config: Config) -> Reports:
     kpis, problem = read_json(config.kpis_json)
     notes = [f"{problem}: {ANALYZE}"] if problem else []
-    plots = sorted(config.plots_dir.glob("*.png"))
+    plots = sorted(config.plots_dir.glob("*.png")) + sorted((config.reports_dir / "ml").glob("*.png"))
     if not plots:
         notes.append(f"no plots in {config.plots_dir}: {ANALYZE}")
     return Reports(kpis if isinstance(kpis, dict) else None, plots, notes)
@@ -121,3 +123,35 @@ def is_metric(value: Any) -> bool:
 
 def number(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
+
+
+def serving_table(config: Config) -> pd.DataFrame:
+    """Each trained model's serving decision made at training: model or baseline, the 95% lift interval, why.
+    (What the app serves also needs the `champion` alias: the Models status above says so.)"""
+    rows = []
+    for name in MODEL_NAMES:
+        card, _ = model_card(config, name)
+        decision = (card or {}).get("serving")
+        if decision:
+            rows.append((name, decision["serving"], decision["metric"], decision["model_value"], decision["baseline"],
+                         decision["baseline_value"], decision["lift_low"], decision["lift_high"], decision["reason"]))
+    return pd.DataFrame(rows, columns=list(SERVING_COLUMNS))
+
+
+def propensity_markdown(config: Config) -> str:
+    """The promo model's propensity norms: Brier score, reliability table, decile lift/gain table."""
+    card, _ = model_card(config, "promo")
+    calibration = ((card or {}).get("details") or {}).get("calibration")
+    if not calibration:
+        return ""
+    reliability = ["| predicted bin | rows | mean predicted | observed |", "|---|---|---|---|",
+                   *(f"| {r['bin']} | {r['rows']:,} | {r['predicted']:.3f} | {r['observed']:.3f} |"
+                     for r in calibration["reliability"])]
+    deciles = ["| decile (best first) | rows | promo rate | lift | cumulative gain |", "|---|---|---|---|---|",
+               *(f"| {d['decile']} | {d['rows']:,} | {d['positive_rate']:.3f} | {d['lift']:.2f} | "
+                 f"{d['cumulative_gain']:.1%} |" for d in calibration["deciles"])]
+    return "\n".join([
+        f"**Brier score** {calibration['brier']:.4f} on test rows (a constant base rate scores "
+        f"{calibration['brier_base_rate']:.4f}; lower is better).", "",
+        "**Reliability** (predicted vs observed share using a promo code)", "", *reliability, "",
+        "**Lift and gain by decile of predicted propensity**", "", *deciles])

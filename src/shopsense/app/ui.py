@@ -12,7 +12,7 @@ import gradio as gr
 from shopsense import schema
 from shopsense.app import handlers as h
 from shopsense.app.live import build_live_tab
-from shopsense.app.overview import METRIC_COLUMNS
+from shopsense.app.overview import METRIC_COLUMNS, SERVING_COLUMNS
 from shopsense.app.profile import Field
 
 TITLE = "ShopSense"
@@ -69,7 +69,7 @@ def build_ui(ctx: h.AppContext, concurrency: int) -> gr.Blocks:
                               source, [by_customer, by_profile], api_visibility="private", queue=False)
                 season_run = gr.Button("Predict top-3 items", variant="primary", elem_id="season-run")
                 season_message = gr.Markdown(elem_id="season-message")
-                season_items = gr.Dataframe(headers=list(h.ITEM_PROBABILITY), interactive=False,
+                season_items = gr.Dataframe(headers=list(h.RANKED), interactive=False,
                                             label="Top-3 items", elem_id="season-items")
                 season_run.click(partial(h.seasonal_items, ctx), [season, source, season_customer, *season_profile],
                                  [season_message, season_items], api_name="seasonal_items", **predict)
@@ -83,7 +83,7 @@ def build_ui(ctx: h.AppContext, concurrency: int) -> gr.Blocks:
                 rec_run = gr.Button("Recommend", variant="primary", elem_id="recommend-run")
                 rec_message = gr.Markdown(elem_id="recommend-message")
                 with gr.Row():
-                    rec_items = gr.Dataframe(headers=list(h.ITEM_SCORE), interactive=False,
+                    rec_items = gr.Dataframe(headers=list(h.RANKED), interactive=False,
                                              label="Recommended items", elem_id="recommend-items")
                     rec_bought = gr.Dataframe(headers=list(h.BOUGHT), interactive=False,
                                               label="Already bought", elem_id="recommend-bought")
@@ -105,14 +105,21 @@ def build_ui(ctx: h.AppContext, concurrency: int) -> gr.Blocks:
             with gr.Tab("Overview", id="overview"):
                 overview_status = gr.Markdown(elem_id="overview-status")
                 overview_refresh = gr.Button("Refresh", elem_id="overview-refresh")
+                gr.Markdown("## Serving decisions: model or baseline, by the 95% interval of the lift on test data")
+                overview_serving = gr.Dataframe(headers=list(SERVING_COLUMNS), interactive=False,
+                                                elem_id="overview-serving")
                 gr.Markdown("## Model quality on held-out test data, next to the baseline")
                 overview_metrics = gr.Dataframe(headers=list(METRIC_COLUMNS), interactive=False,
                                                 elem_id="overview-metrics")
+                gr.Markdown("## Promo propensity norms")
+                overview_propensity = gr.Markdown(elem_id="overview-propensity")
                 gr.Markdown("## Headline KPIs")
                 overview_kpis = gr.Markdown(elem_id="overview-kpis")
-                overview_plots = gr.Gallery(label="Plots from `shopsense analyze`", columns=3, height=480,
-                                            elem_id="overview-plots")
-                outputs = [overview_status, overview_kpis, overview_plots, overview_metrics]
+                # object_fit="contain" and no fixed height: every plot is shown whole, never cropped.
+                overview_plots = gr.Gallery(label="Plots from `shopsense analyze` and `shopsense train`", columns=2,
+                                            object_fit="contain", height="auto", elem_id="overview-plots")
+                outputs = [overview_status, overview_kpis, overview_plots, overview_metrics, overview_serving,
+                           overview_propensity]
                 show = partial(h.overview_page, ctx)
                 overview_refresh.click(show, None, outputs, api_name="overview", concurrency_limit=None)
                 demo.load(show, None, outputs, api_visibility="private", concurrency_limit=None)

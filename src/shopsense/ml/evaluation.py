@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pyspark.ml.evaluation import BinaryClassificationEvaluator, RankingEvaluator, RegressionEvaluator
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from shopsense.errors import NotLearnable
@@ -161,6 +161,17 @@ def ranking_metrics(df: DataFrame, k: int, prediction: str = "recommended", labe
         return out
     finally:
         data.unpersist()
+
+
+def ndcg_at_k(prediction: str, label: str, k: int) -> Column:
+    """One user's NDCG@k with binary relevance, as Spark's RankingEvaluator computes it (their mean is its
+    `ndcgAtK`): the discounted hits of the first k predictions over those of an ideal ranking."""
+    predicted = F.slice(F.col(prediction).cast("array<double>"), 1, k)
+    relevant = F.array_distinct(F.col(label).cast("array<double>"))
+    gains = F.transform(predicted, lambda x, i: F.when(F.array_contains(relevant, x), 1.0 / F.log(i + 2)).otherwise(0.0))
+    ideal = F.transform(F.slice(relevant, 1, k), lambda x, i: 1.0 / F.log(i + 2))
+    dcg, best = (F.aggregate(a, F.lit(0.0), lambda acc, x: acc + x) for a in (gains, ideal))
+    return F.when(best > 0, dcg / best).otherwise(0.0)
 
 
 def rmse(df: DataFrame, prediction: str = "prediction", label: str = "rating") -> float:

@@ -28,14 +28,17 @@ from shopsense.errors import InvalidInput, ModelUnavailable, ShopSenseError
 from shopsense.io import read_processed
 from shopsense.ml import promo, recommender
 from shopsense.ml import season as season_model
-from shopsense.ml.model_card import CARD_FILE, PIPELINE_DIR, read_card
+from shopsense.ml import tracking
+from shopsense.ml.model_card import CARD_FILE, ModelCard, NotTrainedCard, read_card
+from shopsense.ml.registry import MODELS
+from shopsense.ml.serving import label as serving_label
 
 PROMO_INPUTS: tuple[str, ...] = promo.CANDIDATES
 SEASON_INPUTS: tuple[str, ...] = tuple(c for c in season_model.FEATURES if c != "season")
 PROFILE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(PROMO_INPUTS + SEASON_INPUTS))
 _TYPES = {c.name: c.dtype for c in schema.COLUMNS}
 CUSTOMER = recommender.USER  # the key of every per-customer lookup
-MODEL_NAMES: tuple[str, ...] = (promo.NAME, season_model.NAME, recommender.NAME)
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 
 
 class CustomerTable:
@@ -115,8 +118,19 @@ def _validate_customer(customer_id: Any) -> int:
         raise InvalidInput(f"customer id must be a positive whole number, got {customer_id!r}") from None
 
 
+SCORE_MEANINGS = {
+    ("season", "model"): "the model's probability that this is the item bought",
+    ("season", "baseline"): "share of the season's training purchases that were this item",
+    ("recommender", "baseline"): "share of customers who bought the item",
+    ("recommender", "explicit"): "predicted review rating (1-5) of the item for this customer",
+    ("recommender", "implicit"): "ALS preference (higher = more likely to buy; not a probability)",
+}
+
+
 class Predictor:
-    """Loads every available model once; `status()` says which are missing and how to train them."""
+    """Serves, per model, what its `champion` alias says: the registered champion (`models:/<name>@champion`)
+    when there is one, else the model's baseline (labelled, with the evidence). `status()` says which models
+    are missing and how to train them."""
 
     def __init__(self, config: Config, spark=None, models: tuple[str, ...] = MODEL_NAMES,
                  customers: tuple[int, ...] | None = None) -> None:
@@ -129,7 +143,8 @@ class Predictor:
         self.spark = spark or get_spark(config.spark)
         self.only_customers = None if customers is None else tuple(_validate_customer(c) for c in customers)
         self.models: dict[str, PipelineModel] = {}
-        self.cards: dict[str, dict] = {}
+        self.cards: dict[str, ModelCard] = {}  # every trained model's card, served or not
+        self.labels: dict[str, str] = {}  # what is served and why, for the models with a card
         self._missing: dict[str, str] = {}
         self._not_trained: set[str] = set()  # models this data could not train (their card says why)
         for name in MODEL_NAMES:
@@ -143,18 +158,38 @@ class Predictor:
     # --- loading ------------------------------------------------------------------------------------
     def _load(self, name: str) -> None:
         model_dir = self.config.model_dir(name)
-        if not (model_dir / CARD_FILE).exists() or not (model_dir / PIPELINE_DIR).exists():
-            reason = read_card(model_dir).get("not_trained") if (model_dir / CARD_FILE).exists() else None
-            if reason:
-                self._not_trained.add(name)
-            self._missing[name] = (f"model '{name}' was not trained on this data: {reason}" if reason
-                                   else f"model '{name}' not found: {_train_hint(name)}")
+        if not (model_dir / CARD_FILE).exists():
+            self._missing[name] = f"model '{name}' not found: {_train_hint(name)}"
+            return
+        card = read_card(model_dir)
+        if isinstance(card, NotTrainedCard):
+            self._not_trained.add(name)
+            self._missing[name] = f"model '{name}' was not trained on this data: {card.not_trained}"
+            return
+        self.cards[name] = card
+        self.labels[name] = serving_label(card.serving)
+        registered = MODELS[name].registered_name
+        champion = tracking.champion_version(self.config, registered)
+        if champion is None:
+            return  # the baseline is served: the label says why
+        saved = (card.mlflow or {}).get("version")
+        if champion != saved:
+            self.labels[name] = (f"{card.serving.baseline} — the champion of {registered} (version {champion}) is "
+                                 f"not the model saved in {model_dir} (version {saved}): {_train_hint(name)}")
             return
         try:
-            self.models[name] = PipelineModel.load(str(model_dir / PIPELINE_DIR))
-            self.cards[name] = read_card(model_dir)
-        except Exception as exc:  # a half-written or incompatible folder: say so, keep the other models
-            self._missing[name] = f"model '{name}' could not be loaded ({type(exc).__name__}): {_train_hint(name)}"
+            # The recommender answers from its precomputed recommendations; its pipeline is not needed.
+            self.models[name] = None if name == recommender.NAME else tracking.load_champion(self.config, registered)
+        except Exception as exc:  # an unreadable artifact: say so, serve the baseline, keep the other models
+            self.labels[name] = (f"{card.serving.baseline} — the champion of {registered} could not be loaded "
+                                 f"({type(exc).__name__}): {_train_hint(name)}")
+
+    def serves_model(self, name: str) -> bool:
+        """Whether the model itself answers (else its baseline, or nothing when it is missing)."""
+        return name in self.models
+
+    def served(self, name: str) -> str:
+        return "model" if self.serves_model(name) else "baseline"
 
     def _load_customers(self) -> None:
         """Latest profile (most previous purchases) and bought items per customer, from the processed data."""
@@ -174,14 +209,14 @@ class Predictor:
         self.recommendations = CustomerTable()
         self.popularity: list[dict] = []
         self.popularity_customers = 0  # the customers the popularity list counted: its scores' denominator
-        if recommender.NAME not in self.models:
-            if recommender.NAME in self._not_trained:
-                self._load_popularity_of_processed_data()
+        if recommender.NAME in self._not_trained:
+            self._load_popularity_of_processed_data()
+        if recommender.NAME not in self.cards:
             return
         model_dir = self.config.model_dir(recommender.NAME)
         self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
         # Read with pyarrow (no Spark job): one row per customer, its bought items and ranked recommendations.
-        folder = model_dir / recommender.RECOMMENDATIONS_DIR
+        folder = str(model_dir / recommender.RECOMMENDATIONS_DIR)
         self.popularity_customers = sum(f.metadata.num_rows for f in pq.ParquetDataset(folder).fragments)
         self.recommendations = CustomerTable(pq.read_table(folder, filters=self._only_filter()))
 
@@ -207,14 +242,19 @@ class Predictor:
         return {name: self._missing.get(name) for name in MODEL_NAMES}
 
     def serves(self, name: str) -> bool:
-        """Whether requests for model `name` get an answer: its model is loaded, or (recommender) the
-        popularity list stands in for a model this data could not train."""
-        return name in self.models or (name == recommender.NAME and bool(self.popularity))
+        """Whether requests for model `name` get an answer: from the model, from its baseline, or
+        (recommender) from the popularity list standing in for a model this data could not train."""
+        return name in self.models or name in self.cards or (name == recommender.NAME and bool(self.popularity))
 
     def _model(self, name: str) -> PipelineModel:
         if name not in self.models:
-            raise ModelUnavailable(self._missing[name])
+            raise ModelUnavailable(self._missing.get(name) or f"model '{name}' is not served: {self.labels[name]}")
         return self.models[name]
+
+    def _card(self, name: str) -> ModelCard:
+        if name not in self.cards:
+            raise ModelUnavailable(self._missing[name])
+        return self.cards[name]
 
     def _probabilities(self, name: str, row: dict) -> list[float]:
         model = self._model(name)  # raises ModelUnavailable with the command to run
@@ -226,19 +266,36 @@ class Predictor:
 
     # --- answers ------------------------------------------------------------------------------------
     def promo_probability(self, profile: dict) -> dict:
+        """P(promo code) and the decision at the card's threshold; from the baseline, the training base rate
+        for everyone and no decision (it ranks no one above anyone)."""
         row = validate_profile(profile, PROMO_INPUTS)
-        probability = float(self._probabilities(promo.NAME, row)[1])
-        threshold = float(self.cards[promo.NAME]["params"]["threshold"])
-        return {"probability": probability, "decision": probability >= threshold, "threshold": threshold}
+        card = self._card(promo.NAME)
+        threshold = float(card.params["threshold"])
+        if self.serves_model(promo.NAME):
+            probability = float(self._probabilities(promo.NAME, row)[1])
+            decision = probability >= threshold
+        else:
+            probability, decision = float(card.baseline_answer["probability"]), None
+        return {"probability": probability, "decision": decision, "threshold": threshold,
+                "objective": card.params["threshold_objective"], "served": self.served(promo.NAME),
+                "label": self.labels[promo.NAME]}
 
-    def top_items(self, profile: dict, season: str, k: int = 3) -> list[dict]:
+    def top_items(self, profile: dict, season: str, k: int = 3) -> dict:
+        """The k items most likely bought in `season`, best first, each with a score whose meaning is stated."""
         row = validate_profile(profile, SEASON_INPUTS)
         row["season"] = validate_value("season", season)
-        names = season_model.item_names(self._model(season_model.NAME))
-        k = _validate_k(k, len(names))
-        probabilities = self._probabilities(season_model.NAME, row)[: len(names)]  # drop the "unseen item" class
-        ranked = sorted(zip(names, probabilities), key=lambda pair: (-pair[1], pair[0]))
-        return [{"item": item, "probability": float(p)} for item, p in ranked[:k]]
+        card = self._card(season_model.NAME)
+        if self.serves_model(season_model.NAME):
+            names = season_model.item_names(self._model(season_model.NAME))
+            k = _validate_k(k, len(names))
+            probabilities = self._probabilities(season_model.NAME, row)[: len(names)]  # drop the "unseen" class
+            ranked = sorted(zip(names, probabilities), key=lambda pair: (-pair[1], pair[0]))
+        else:
+            k = _validate_k(k, len(schema.ITEMS))
+            ranked = [(x["item"], x["share"]) for x in card.baseline_answer["season_top"].get(row["season"], [])]
+        served = self.served(season_model.NAME)
+        return {"items": [{"item": item, "score": float(p)} for item, p in ranked[:k]], "served": served,
+                "score_meaning": SCORE_MEANINGS[(season_model.NAME, served)], "label": self.labels[season_model.NAME]}
 
     def customer_profile(self, customer_id: int) -> dict | None:
         customer_id = self._customer(customer_id)
@@ -267,18 +324,26 @@ class Predictor:
         k = _validate_k(k, len(schema.ITEMS))
         bought = self.bought(customer_id)
         owned = set(bought)
-        recommended = self.recommendations.get(customer_id)
+        answer = {"customer_id": customer_id, "already_bought": bought}
+        recommended = self.recommendations.get(customer_id) if self.serves_model(recommender.NAME) else None
         if recommended:
-            variant = self.cards[recommender.NAME]["params"]["variant"]
-            items = [{"item": x["item"], "score": float(x["score"])}
+            params = self.cards[recommender.NAME].params
+            variant = params["variant"]
+            # Explicit ALS learnt ratings minus their mean: adding it back gives a predicted review rating.
+            offset = params["rating_mean"] if variant == "explicit" else 0.0
+            items = [{"item": x["item"], "score": float(x["score"]) + offset}
                      for x in recommended["items"] if x["item"] not in owned][:k]
-            return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": False,
-                    "label": f"personalised (ALS {variant})"}
-        if recommender.NAME in self.models:
-            reason = "customer not in the trained model" if bought else "unknown customer"
+            return {**answer, "items": items, "fallback": False, "served": "model",
+                    "score_meaning": SCORE_MEANINGS[(recommender.NAME, variant)],
+                    "label": f"personalised (ALS {variant}): {self.labels[recommender.NAME]}"}
+        if self.serves_model(recommender.NAME):
+            label = "popularity fallback: " + ("customer not in the trained model" if bought else "unknown customer")
+        elif recommender.NAME in self.labels:
+            label = self.labels[recommender.NAME]
         else:
-            reason = "the recommender was not trained on this data" + ("" if bought else ", unknown customer")
+            label = ("popularity fallback: the recommender was not trained on this data"
+                     + ("" if bought else ", unknown customer"))
         items = [{"item": p["item"], "score": p["buyers"] / max(1, self.popularity_customers)}
                  for p in self.popularity if p["item"] not in owned][:k]
-        return {"customer_id": customer_id, "items": items, "already_bought": bought, "fallback": True,
-                "label": f"popularity fallback: {reason}"}
+        return {**answer, "items": items, "fallback": True, "served": "baseline",
+                "score_meaning": SCORE_MEANINGS[(recommender.NAME, "baseline")], "label": label}

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shopsense.config import MLSettings
 from shopsense.io import write_json
+from shopsense.ml.serving import ServingDecision
 
 CARD_FILE = "metrics.json"
 
@@ -34,10 +37,52 @@ class Stopwatch:
         return round(time.perf_counter() - self.start, 2)
 
 
-def build_card(name: str, *, spark, data: DataFrame, settings: MLSettings, seconds: float, **sections) -> dict:
-    """Common header (seed, versions, data fingerprint, time) + the model's own sections, JSON-native
-    (tuples become lists), so that the card in memory equals the card read back from metrics.json."""
-    return json.loads(json.dumps({
+@dataclass
+class ModelCard:
+    """What was trained on which data, how well it does on held-out rows next to its baseline, and what is
+    served (the model or its baseline). Serialised to `metrics.json` and logged to MLflow as `card.json`."""
+
+    model: str
+    task: str
+    split: dict
+    features: list[str]
+    excluded_features: dict
+    params: dict
+    metrics: dict  # "model": test metrics; "baseline_<name>": the same metrics of each baseline
+    serving: ServingDecision
+    baseline_answer: dict  # what the baseline serves when the model is not served
+    created_utc: str
+    spark_version: str
+    seed: int
+    settings: dict
+    training_seconds: float
+    data_fingerprint: dict
+    details: dict = field(default_factory=dict)  # model-specific sections (e.g. promo calibration)
+    mlflow: dict | None = None  # run id and registered version, set once logged
+
+    def to_json(self) -> dict:
+        """JSON-native (tuples become lists): equal to the card read back from metrics.json."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelCard":
+        return cls(**{**data, "serving": ServingDecision(**data["serving"])})
+
+
+@dataclass(frozen=True)
+class NotTrainedCard:
+    """Written instead of a model when this data cannot train it: the reason is shown where it would be."""
+
+    model: str
+    not_trained: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def build_card(name: str, *, spark, data: DataFrame, settings: MLSettings, seconds: float, **sections) -> ModelCard:
+    """The common header (seed, versions, data fingerprint, time) + the model's own sections."""
+    return ModelCard.from_json(json.loads(json.dumps({
         "model": name,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "spark_version": spark.version,
@@ -45,8 +90,8 @@ def build_card(name: str, *, spark, data: DataFrame, settings: MLSettings, secon
         "settings": asdict(settings),
         "training_seconds": seconds,
         "data_fingerprint": data_fingerprint(data),
-        **sections,
-    }))
+        **{k: asdict(v) if isinstance(v, ServingDecision) else v for k, v in sections.items()},
+    })))
 
 
 def split_section(train: DataFrame, test: DataFrame, settings: MLSettings) -> dict:
@@ -60,19 +105,32 @@ def split_section(train: DataFrame, test: DataFrame, settings: MLSettings) -> di
             "train_customers": customers(train), "test_customers": customers(test)}
 
 
-def write_card(card: dict, model_dir: Path) -> Path:
-    return write_json(card, model_dir / CARD_FILE)
+def write_card(card: ModelCard | NotTrainedCard, model_dir: Path) -> Path:
+    return write_json(card.to_json(), model_dir / CARD_FILE)
 
 
-def read_card(model_dir: Path) -> dict:
-    return json.loads((model_dir / CARD_FILE).read_text())
+def card_of(data: dict) -> ModelCard | NotTrainedCard:
+    return NotTrainedCard(**data) if "not_trained" in data else ModelCard.from_json(data)
+
+
+def read_card(model_dir: Path) -> ModelCard | NotTrainedCard:
+    return card_of(json.loads((model_dir / CARD_FILE).read_text()))
+
+
+@dataclass
+class TrainedModel:
+    """A fitted pipeline, its card, and (recommender) how to write its other outputs into its model folder."""
+
+    model: Any  # pyspark.ml.PipelineModel
+    card: ModelCard
+    write_outputs: Callable[[str], None] | None = None  # called with the model folder (a path or URI string)
 
 
 # --- a trained model and where it lives on disk -------------------------------------------------------
 PIPELINE_DIR = "pipeline"
 
 
-def save_model(model, card: dict, model_dir: Path) -> Path:
+def save_model(model, card: ModelCard, model_dir: Path) -> Path:
     """The fitted PipelineModel under `<model_dir>/pipeline/` and its card next to it."""
     model.write().overwrite().save(str(model_dir / PIPELINE_DIR))
     return write_card(card, model_dir)

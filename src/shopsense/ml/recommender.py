@@ -7,6 +7,10 @@ contain an item the customer already bought (anti-join against the full purchase
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import StringIndexer
 from pyspark.ml.recommendation import ALS
@@ -15,8 +19,10 @@ from pyspark.sql import functions as F
 
 from shopsense.config import MLSettings
 from shopsense.errors import NotLearnable, ShopSenseError
-from shopsense.ml.evaluation import bias_baseline_predictions, ranking_metrics, rmse
-from shopsense.ml.model_card import Stopwatch, build_card
+from shopsense.io import write_json
+from shopsense.ml.evaluation import bias_baseline_predictions, ndcg_at_k, ranking_metrics, rmse
+from shopsense.ml.model_card import Stopwatch, TrainedModel, build_card
+from shopsense.ml.serving import decide, ratio_lift_interval
 
 NAME = "recommender"
 USER, ITEM, ITEM_INDEX = "customer_id", "item_purchased", "item_index"
@@ -90,28 +96,36 @@ def popularity_scores(train: DataFrame, users: DataFrame) -> DataFrame:
     return users.select(USER).distinct().crossJoin(popular)
 
 
-def _ranking(scores: DataFrame, train: DataFrame, held: DataFrame, k: int) -> dict:
+def _ranking(scores: DataFrame, train: DataFrame, held: DataFrame, k: int) -> tuple[dict, pd.DataFrame]:
+    """(ranking metrics over the users of `held`, each user's NDCG@k: one row per held-out customer)."""
     recommended = top_unbought(scores, train, k).select(
         USER, F.transform("ranked", lambda s: s[ITEM_INDEX]).alias("recommended"))
     relevant = held.groupBy(USER).agg(F.collect_list(ITEM_INDEX).alias("relevant"))
     joined = relevant.join(recommended, USER, "left").withColumn(
-        "recommended", F.coalesce("recommended", F.array().cast("array<int>")))
-    return ranking_metrics(joined, k)
+        "recommended", F.coalesce("recommended", F.array().cast("array<int>"))).cache()
+    try:
+        per_user = joined.select(USER, ndcg_at_k("recommended", "relevant", k).alias("ndcg")).toPandas()
+        return ranking_metrics(joined, k), per_user.set_index(USER)["ndcg"]
+    finally:
+        joined.unpersist()
 
 
-def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings, baselines: bool = True) -> dict:
+def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings,
+                   baselines: bool = True) -> tuple[dict, dict[str, pd.Series]]:
     """Fit both variants on `train`, score them and (`baselines`) the RMSEs and baselines on `held`
-    (held-out purchases). Choosing the variant needs only the variants' ranking metrics."""
+    (held-out purchases). Choosing the variant needs only the variants' ranking metrics.
+    Returns (metrics, {variant or baseline: NDCG@k per held-out customer})."""
     k = settings.ranking_k
     mu = mean_rating(train)
     train = centered(train, mu)
     out: dict = {}
+    per_user: dict[str, pd.Series] = {}
     for variant in VARIANTS:
         model = als_pipeline(variant, settings).fit(train)
         indexed_train, indexed_held = model.stages[0].transform(train), model.stages[0].transform(held)
         items = len(model.stages[0].labels)
         users = indexed_held.select(USER).distinct()
-        out[variant] = _ranking(als_scores(model, users, items), indexed_train, indexed_held, k)
+        out[variant], per_user[variant] = _ranking(als_scores(model, users, items), indexed_train, indexed_held, k)
         if variant == "explicit" and baselines:
             # coldStartStrategy="drop": pairs ALS cannot score are left out (and so from the baselines too).
             predicted = model.transform(held).withColumn("prediction", F.col("prediction") + F.lit(mu))
@@ -122,13 +136,14 @@ def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings, base
             out["baseline_global_mean"] = {"rmse": rmse(with_baselines, prediction="global_mean")}
             out["baseline_user_item_bias"] = {"rmse": rmse(with_baselines, prediction="baseline")}
             with_baselines.unpersist()
-            out["baseline_popularity"] = _ranking(popularity_scores(indexed_train, users), indexed_train,
-                                                  indexed_held, k)
-    return out
+            out["baseline_popularity"], per_user["baseline_popularity"] = _ranking(
+                popularity_scores(indexed_train, users), indexed_train, indexed_held, k)
+    return out, per_user
 
 
-def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineModel, dict, DataFrame, list[dict]]:
-    """(model fitted on ALL purchases, card, precomputed recommendations, popularity list)."""
+def train_recommender(df: DataFrame, settings: MLSettings) -> TrainedModel:
+    """The model fitted on ALL purchases, its card, and its outputs: precomputed recommendations and the
+    popularity list (the baseline's answer)."""
     watch = Stopwatch()
     max_id = df.agg(F.max(USER)).first()[0]
     if max_id is not None and max_id > MAX_USER_ID:
@@ -139,12 +154,19 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
     fit_train, validation = (d.cache() for d in leave_one_out(train, settings.seed + 1))
     try:
         _require_held_out(pairs, (("test", test, 2), ("validation", validation, 3)))
-        chosen_on = evaluate_split(fit_train, validation, settings, baselines=False)
+        chosen_on, _ = evaluate_split(fit_train, validation, settings, baselines=False)
         variant = max(VARIANTS, key=lambda v: chosen_on[v]["ndcg_at_k"])
-        test_metrics = evaluate_split(train, test, settings)
+        test_metrics, per_user = evaluate_split(train, test, settings)
+        ndcg = pd.DataFrame({"model": per_user[variant], "baseline": per_user["baseline_popularity"]})
+        interval = ratio_lift_interval(ndcg["model"].to_numpy(), ndcg["baseline"].to_numpy(), np.ones(len(ndcg)),
+                                       settings.bootstrap_resamples, settings.seed)
+        serving = decide("recommender", f"NDCG@{settings.ranking_k}", test_metrics[variant]["ndcg_at_k"],
+                         "popularity", test_metrics["baseline_popularity"]["ndcg_at_k"], interval, len(ndcg),
+                         settings)
 
         # The saved model learns from every purchase: ALS can only recommend to customers it has seen.
-        model = als_pipeline(variant, settings).fit(centered(pairs, mean_rating(pairs)))
+        rating_mean = mean_rating(pairs)
+        model = als_pipeline(variant, settings).fit(centered(pairs, rating_mean))
         recommendations, popularity = precompute(model, pairs)
         card = build_card(
             NAME, spark=df.sparkSession, data=df, settings=settings, seconds=watch.seconds(),
@@ -156,17 +178,25 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> tuple[PipelineMode
                    "customers": pairs.select(USER).distinct().count()},
             features=[USER, ITEM],
             excluded_features={},
-            params={"variant": variant, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
+            params={"variant": variant, "rating_mean": rating_mean, "variant_choice": {v: chosen_on[v]["ndcg_at_k"] for v in VARIANTS},
                     "variant_choice_metric": f"NDCG@{settings.ranking_k} on validation (inside train)",
                     "rank": settings.als_rank, "maxIter": settings.als_max_iter, "regParam": settings.als_reg_param,
                     "alpha": settings.als_alpha, "coldStartStrategy": "drop", "k": settings.ranking_k},
             metrics={"model": test_metrics[variant], **{f"variant_{v}": test_metrics[v] for v in VARIANTS},
                      **{name: m for name, m in test_metrics.items() if name.startswith("baseline_")}},
+            serving=serving,
+            baseline_answer={"popularity_file": POPULARITY_FILE,
+                             "meaning": "the share of customers who bought the item"},
         )
     finally:
         for cached in (pairs, train, test, fit_train, validation):
             cached.unpersist()
-    return model, card, recommendations, popularity
+
+    def write_outputs(model_dir: str) -> None:
+        recommendations.write.mode("overwrite").parquet(f"{model_dir}/{RECOMMENDATIONS_DIR}")
+        write_json(popularity, Path(model_dir) / POPULARITY_FILE)  # a local file, as every JSON output
+
+    return TrainedModel(model, card, write_outputs)
 
 
 def _require_held_out(pairs: DataFrame, splits) -> None:
