@@ -189,3 +189,29 @@ def test_folder_with_different_headers_is_an_error(spark, tmp_path):
     write(folder, f"{HEADER},Extra\n{ROW},x\n", name="b.csv")
     with pytest.raises(ShopSenseError, match="header differs"):
         read_header(spark, str(folder))
+
+
+def test_columns_table_and_input_settings_in_shopsense_toml(tmp_path):
+    from shopsense.config import load_config
+
+    (tmp_path / "shopsense.toml").write_text(
+        'max_quarantine_share = 0.2\ninput_encoding = "latin-1"\n[columns]\nitem = "Item Purchased"\n'
+        'amount = "purchase_amount_usd"\n')
+    config = load_config(home=tmp_path)
+    assert config.columns == {"item": "Item Purchased", "amount": "purchase_amount_usd"}
+    assert (config.max_quarantine_share, config.input_charset) == (0.2, "ISO-8859-1")
+    (tmp_path / "shopsense.toml").write_text('[columns]\nitem = "Product"\n')
+    with pytest.raises(ShopSenseError, match="\\[columns\\] 'item': 'Product' is not a ShopSense column"):
+        load_config(home=tmp_path)
+    (tmp_path / "shopsense.toml").write_text("max_quarantine_share = 1.5\n")
+    with pytest.raises(ShopSenseError, match="'max_quarantine_share' must be between 0 and 1"):
+        load_config(home=tmp_path)
+
+
+def test_map_options_are_parsed_or_refused():
+    from shopsense.ingest.columns import parse_map_options
+
+    assert parse_map_options(["item=Item Purchased", " amount = Purchase Amount (USD) "]) == {
+        "item": "Item Purchased", "amount": "Purchase Amount (USD)"}
+    with pytest.raises(ShopSenseError, match="expected \"your header=ShopSense column\""):
+        parse_map_options(["item"])

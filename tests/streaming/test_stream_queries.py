@@ -73,7 +73,7 @@ def test_stream_and_batch_ingest_agree_on_every_row(spark, config, tmp_path):
     header = ",".join(source.STREAM_COLUMNS)
     csv = tmp_path / "batch.csv"
     csv.write_text("\n".join([header, *lines]) + "\n")
-    summary = ingest(spark, config, csv)
+    summary = ingest(spark, config.with_overrides(max_quarantine_share=1.0), csv)  # mostly bad rows, on purpose
     assert summary.rows_clean == 1 + len(lenient) == stream.filter("valid").count()
     assertDataFrameEqual(read_processed(spark, config),
                          stream.filter("valid").select(*PROCESSED_SCHEMA.fieldNames()))

@@ -97,7 +97,7 @@ def count_outcomes(classified: DataFrame) -> Counts:
         rows_quarantined=rows[QUARANTINED],
         rows_duplicate=sum(g["copies"] - g["rows"] for g in groups),
         reasons={code: count for code, count in reasons.items() if count},
-        examples={rule.code: _example(rule, g["example"]) for i, rule in reversed(list(enumerate(RULES)))
+        examples={rule.code: _example(rule, g["example"]) for i, rule in enumerate(RULES)
                   for g in groups if g[REASON_BITS] >> i & 1},
         normalised={n.code: count for i, n in enumerate(NORMALISATIONS)
                     if (count := sum(g["copies"] for g in groups if g[NORMALISED_BITS] >> i & 1))},

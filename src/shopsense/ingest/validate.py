@@ -196,7 +196,7 @@ def _normalisation_applied(n: Normalisation) -> str:
         return f"{_normalised(n.column)} != {text}"
     if n.kind == "boolean":
         return f"{value} IS NOT NULL AND {text} NOT IN ('Yes', 'No')"
-    return f"{_canonical(n.column, text)} != {text}"  # spelling
+    return f"{value} != {text}"  # spelling: the canonical spelling differs (a new value is kept as written)
 
 
 def _boolean(text: str) -> str:

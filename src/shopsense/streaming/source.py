@@ -7,13 +7,14 @@ zone) and an optional `event_id` (when absent: the file's path and the line's nu
 re-read, so a restart stays exactly once). The simulator writes schema.RAW_COLUMNS, `event_id`, `event_time`.
 
 Each file is read whole (one row per file: its header travels with its lines, so every line is parsed by
-its own file's header without a join), split into lines, and each line parsed with `from_csv` into at most
-MAX_COLUMNS strings. A line whose field count differs from its header's, and every line of a file whose
-header lacks an essential column (schema.ESSENTIAL_COLUMNS) or the event time, is a malformed row: counted,
-never an exception that kills the stream. The delimiter is Config.input_delimiter, else `,` (`from_csv`
-takes it as a constant); files are UTF-8.
+its own file's header without a join), split into lines, and each line into its values. A line whose
+field count differs from its header's, and every line of a file whose header lacks an essential column
+(schema.ESSENTIAL_COLUMNS) or the event time, is a malformed row: counted, never an exception that kills
+the stream. The delimiter is Config.input_delimiter, else `,`; files are UTF-8.
 """
 from __future__ import annotations
+
+import re
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -33,7 +34,6 @@ STREAM_COLUMNS: tuple[str, ...] = schema.RAW_COLUMNS + (EVENT_ID, EVENT_TIME)
 # Event times are written and parsed in UTC (the Spark session time zone) with milliseconds.
 EVENT_TIME_PATTERN = "yyyy-MM-dd HH:mm:ss.SSS"  # Spark datetime pattern
 EVENT_TIME_STRFTIME = "%Y-%m-%d %H:%M:%S.%f"  # Python; the simulator cuts microseconds to milliseconds
-MAX_COLUMNS = 64  # columns of a stream file beyond these are not read (its lines are then malformed)
 _FIELDS = "_fields"  # per line: its file's columns in header order (processed names; '' for an extra one)
 _TOKENS = "_tokens"  # per line: its values in header order
 _LINE_NUMBER = "_line_number"
@@ -58,21 +58,21 @@ FILE_TIME = "file_time"  # modification time of the file = when it landed in the
 def read_options() -> dict[str, str]:
     """Text-source options shared by the streaming source and the batch oracle (so both read alike)."""
     return {
-        "wholetext": "true",  # one row per file: the header travels with its lines
         "pathGlobFilter": "*.csv",  # only the simulator's files; never half-written temporary names
     }
 
 
 def read_stream(spark, input_dir: str, trigger_limits: dict[str, str] | None = None) -> DataFrame:
-    """The raw file stream: one row per file (`value`: its text) with the file's path and time.
-
-    `trigger_limits`: the file source's maxFilesPerTrigger / maxBytesPerTrigger options, if any."""
-    return _with_file_info(spark.readStream.options(**read_options(), **(trigger_limits or {})).text(input_dir))
+    """The raw file stream: one row per file (`value`: its whole text, so the header travels with its lines)
+    with the file's path and time. `trigger_limits`: the file source's maxFilesPerTrigger /
+    maxBytesPerTrigger options, if any."""
+    return _with_file_info(spark.readStream.options(**read_options(), **(trigger_limits or {}))
+                           .text(input_dir, wholetext=True))
 
 
 def read_batch(spark, input_dir: str) -> DataFrame:
     """The same files read as a static DataFrame (the batch oracle of the tests)."""
-    return _with_file_info(spark.read.options(**read_options()).text(input_dir))
+    return _with_file_info(spark.read.options(**read_options()).text(input_dir, wholetext=True))
 
 
 def _with_file_info(df: DataFrame) -> DataFrame:
@@ -120,23 +120,27 @@ def _field(name: str) -> str:
 
 def _lines(raw: DataFrame, mapping: dict[str, str] | None, delimiter: str) -> DataFrame:
     """One row per data line of each file: its values under the file's column names, `_corrupt_record`
-    (the line, when malformed) and the file's path and time."""
-    split_sep = sql_string("\\" + delimiter if delimiter in "|.^$*+?()[]{}\\" else delimiter)
-    wide = ", ".join(f"c{i} STRING" for i in range(MAX_COLUMNS))
-    csv = f"from_csv(line, {sql_string(wide)}, map('sep', {sql_string(delimiter)}, 'mode', 'PERMISSIVE'))"
+    (the line, when malformed) and the file's path and time.
+
+    A line is split on the delimiters outside double quotes (a regular expression), then each value is
+    unquoted: one array per line, computed once (`from_csv` into a wide struct made Spark plan one parse per
+    extracted field, and the stream's plans took minutes)."""
+    sep = re.escape(delimiter)
+    split_sep = sql_string(sep)
+    outside_quotes = sql_string(f'{sep}(?=(?:[^"]*"[^"]*")*[^"]*$)')
+    unquoted = f"""regexp_replace(regexp_replace(trim(t), '^"(.*)"$', '$1'), '""', '"')"""
     required = " AND ".join(f"array_contains({_FIELDS}, {sql_string(c)})"
                             for c in (*schema.ESSENTIAL_COLUMNS, EVENT_TIME))
-    fields = f"size(split(regexp_replace(line, '\"[^\"]*\"', ''), {split_sep}, -1))"
     return (
         raw.selectExpr("split(value, '\\r?\\n') AS lines", FILE_PATH, FILE_TIME)
         .selectExpr("lines", f"{_header_fields(mapping, split_sep)} AS {_FIELDS}", FILE_PATH, FILE_TIME)
         .selectExpr(f"posexplode(lines) AS ({_LINE_NUMBER}, line)", _FIELDS, FILE_PATH, FILE_TIME)
-        .where(f"{_LINE_NUMBER} > 0 AND trim(line) != ''")
-        .selectExpr("*", f"{csv} AS _parsed")
-        .selectExpr("*", f"array({', '.join(f'_parsed.c{i}' for i in range(MAX_COLUMNS))}) AS {_TOKENS}")
+        # A first line that names no known column is not a header but a (malformed) line of its own.
+        .where(f"({_LINE_NUMBER} > 0 OR NOT exists({_FIELDS}, f -> f != '')) AND trim(line) != ''")
+        .selectExpr("*", f"transform(split(line, {outside_quotes}, -1), t -> {unquoted}) AS {_TOKENS}")
         .selectExpr(
             *[f"{_field(c)} AS `{c}`" for c in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
-            f"IF({fields} != size({_FIELDS}) OR NOT ({required}), line, NULL) AS {CORRUPT}",
+            f"IF(size({_TOKENS}) != size({_FIELDS}) OR NOT ({required}), line, NULL) AS {CORRUPT}",
             f"array_contains({_FIELDS}, {sql_string(EVENT_ID)}) AS _has_event_id",
             f"filter({_FIELDS}, f -> f != '') AS _present", _LINE_NUMBER, FILE_PATH, FILE_TIME)
     )
