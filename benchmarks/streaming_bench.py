@@ -15,7 +15,12 @@ the run instead of after minutes of real time.
   closed it (the first file whose events reach window end + watermark) to its batch folder's _SUCCESS.
 - Peak memory: peak resident set of this process (driver) + the local Spark JVM (VmHWM).
 
+`--parse-cost ROWS`: instead, what parsing once saves: the sales_kpis aggregation (static, medians of 3
+after a first run) computed from the CSV files (parse + validate) and from the same rows already parsed
+into Parquet, as the five queries read them.
+
 Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3]
+       python benchmarks/streaming_bench.py --parse-cost 60000
 Not a test: numbers depend on the machine and its load (the load average is printed with them).
 """
 from __future__ import annotations
@@ -193,6 +198,35 @@ def _poll(out_dir: Path, appeared: dict[str, float]) -> None:
                 appeared[folder] = now
 
 
+def parse_cost(spark, pool, rows: int) -> None:
+    from shopsense.streaming import queries, source
+    from shopsense.streaming.runner import STREAM_SQL_CONF
+
+    home = ROOT / "parse-cost"
+    shutil.rmtree(home, ignore_errors=True)
+    config = load_config(home=home)
+    sim = Simulator(config, pool, batch_size=rows // 6, interval=20, seed=1, start_time=START)
+    for k in range(6):
+        sim.write_batch(k)
+    for key, value in STREAM_SQL_CONF.items():
+        spark.conf.set(key, value)
+    spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
+    parsed = source.parse_events(source.read_batch(spark, str(config.stream_input_dir)))
+    parsed.write.parquet(str(home / "parsed"))
+    inputs = {"CSV (parse + validate)": parsed, "parsed Parquet": spark.read.parquet(str(home / "parsed"))}
+    seconds: dict[str, list[float]] = {name: [] for name in inputs}
+    for _ in range(4):
+        for name, df in inputs.items():
+            began = time.monotonic()
+            queries.sales_kpis(source.valid_events(df), config.stream_window).collect()
+            seconds[name].append(time.monotonic() - began)
+    medians = {name: statistics.median(values[1:]) for name, values in seconds.items()}
+    for name, median in medians.items():
+        print(f"sales_kpis from {name}: median {median:.2f} s ({', '.join(f'{v:.2f}' for v in seconds[name])})")
+    csv, parquet = medians.values()
+    print(f"# {rows} rows: parsing + aggregating costs {csv / parquet:.1f}x aggregating parsed rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="10000,25000,50000,100000", help="input rates to try, events/s, rising")
@@ -202,6 +236,7 @@ def main() -> None:
     parser.add_argument("--event-span", type=float, default=20.0, help="event-time seconds per file")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds of latency polling after feeding")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--parse-cost", type=int, metavar="ROWS", help="measure parsing once instead (see above)")
     args = parser.parse_args()
 
     spark = get_spark(SparkSettings(master=args.master, app_name="shopsense-streaming-bench"))
@@ -209,6 +244,9 @@ def main() -> None:
     print(f"# shopsense streaming benchmark, master {args.master}, cores {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, source {origin}")
     print(f"# {' '.join(sys.argv)}")
+    if args.parse_cost:
+        parse_cost(spark, pool, args.parse_cost)
+        return
     print("rate events/s | rows/file | input rows/s | slowest query rows/s | behind rows | kept up | "
           "batch p50/p95 s | latency p50/p95 s | windows | peak MB")
     best = None

@@ -24,6 +24,9 @@ WINDOW_QUERIES = {
     "category_performance": (queries.category_performance, ["window_start", "category"]),
     "customer_behaviour": (queries.customer_behaviour, ["window_start", "age_group", "gender"]),
 }
+# Averages are rounded to 2-3 digits; summed in another order (other micro-batches, partitions) a value
+# near a rounding boundary may land one unit of the last digit away. Counts differ by at least 1.
+ROUNDING = dict(atol=0.011, rtol=0)
 GARBAGE = ["this is not a purchase", "\x00\x01\x02 binary junk", "1,2,3"]
 
 
@@ -76,7 +79,7 @@ def test_windows_equal_the_batch_oracle(spark, restart, oracle):
         expected = query(events, config.stream_window).filter(
             F.unix_millis("window_end") <= final_watermark_ms)
         assert expected.count() >= 4
-        assertDataFrameEqual(_output(spark, config, name), expected)
+        assertDataFrameEqual(_output(spark, config, name), expected, **ROUNDING)
 
 
 def test_late_rows_are_excluded_and_counted(spark, restart, oracle):
@@ -169,7 +172,7 @@ def test_late_rows_across_micro_batches_of_one_run(spark, config, pool):
     assert dropped[1] >= 1 and sum(dropped.values()) == dropped[1] <= late_rows
     expected = queries.sales_kpis(events, config.stream_window).filter(
         F.unix_millis("window_end") <= final_watermark_ms)
-    assertDataFrameEqual(_output(spark, config, "sales_kpis"), expected)
+    assertDataFrameEqual(_output(spark, config, "sales_kpis"), expected, **ROUNDING)
     accepted = _output(spark, config, "sales_kpis").filter(
         F.col("window_start") == (START + 2 * minute).replace(tzinfo=None)).first()["orders"]
     assert accepted == events.filter(F.window("event_time", "1 minute").start == (START + 2 * minute).replace(
@@ -210,7 +213,7 @@ def test_a_live_pipeline_stopped_mid_way_resumes_with_more_files(spark, pool, tm
         assert out.count() == out.select(*keys).distinct().count(), f"duplicated windows in {name}"
         expected = query(events, config.stream_window).filter(F.unix_millis("window_end") <= final_watermark_ms)
         assert expected.count() >= 6
-        assertDataFrameEqual(out, expected)
+        assertDataFrameEqual(out, expected, **ROUNDING)
 
 
 def test_the_stream_has_its_own_partitions_and_the_session_keeps_its_own(spark, config, pool):

@@ -21,9 +21,12 @@ from shopsense.streaming.progress import ProgressPrinter
 from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink, make_dirs
 from shopsense.streaming.source import EVENT_TIME, parse_events, read_stream, valid_events
 
+# The CSV files are parsed and validated once, by this query, into a Parquet stream (the layering usually
+# called bronze/silver) that the five named queries read: parsing + aggregating costs 3.5x aggregating parsed rows
+# (docs/streaming.md, Decisions).
+PARSED_EVENTS = "events"
 QUERY_NAMES: tuple[str, ...] = (
     "sales_kpis", "category_performance", "customer_behaviour", "anomalies", "data_quality")
-WINDOW_QUERY_NAMES: tuple[str, ...] = ("sales_kpis", "category_performance", "customer_behaviour", "anomalies")
 CONSOLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales_kpis": ("window_start", "orders", "revenue", "avg_order_value", "distinct_customers_approx"),
     "category_performance": ("window_start", "category", "orders", "revenue", "avg_rating"),
@@ -113,8 +116,8 @@ class DataQualityBatch:
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> DataFrame:
         watermark_ms = batch_watermark_ms(self.spark, self.checkpoint, batch_id)
-        return queries.data_quality(batch_df, self.window, watermark_ms).withColumn(
-            "watermark", F.timestamp_millis(F.lit(watermark_ms)))
+        watermark = F.timestamp_millis(F.lit(watermark_ms)) if watermark_ms else F.lit(None).cast("timestamp")
+        return queries.data_quality(batch_df, self.window, watermark_ms).withColumn("watermark", watermark)
 
 
 class AnomalyBatch:
@@ -217,11 +220,46 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
     """Start the five queries. `printer` receives console rows (console=True) and progress lines."""
     for key, value in STREAM_SQL_CONF.items():
         spark.conf.set(key, value)
+    pipeline = Pipeline(spark, config)
+    if progress and printer is not None:
+        pipeline.listener = ProgressPrinter(printer)
+        spark.streams.addListener(pipeline.listener)
+    try:
+        parsed = _start_parsing(pipeline, available_now)
+        _start_queries(pipeline, parsed, available_now, printer if console else None)
+    except Exception:
+        pipeline.stop()
+        raise
+    return pipeline
+
+
+def _start_parsing(pipeline: Pipeline, available_now: bool) -> DataFrame:
+    """The query that parses and validates the CSV files once, writing every row (flags included) with
+    Spark's Parquet file sink (exactly once through its metadata log); returns the stream of those rows,
+    which the five queries read. With --available-now it runs to the end first, so that they see it all."""
+    spark, config = pipeline.spark, pipeline.config
     input_uri = stream_uri(config.stream_input_dir)
     make_dirs(spark, input_uri)  # the file source needs the folder to exist
+    parsed = parse_events(read_stream(spark, input_uri, read_options_of(config)), config.columns,
+                          config.input_delimiter)
+    events_uri = f"{stream_uri(config.stream_output_dir)}/{PARSED_EVENTS}"
+    writer = (parsed.writeStream.queryName(PARSED_EVENTS).format("parquet").outputMode("append")
+              .option("path", events_uri).option("checkpointLocation", checkpoint_of(config, PARSED_EVENTS)))
+    writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
+        processingTime=config.stream_trigger)
+    query = writer.start()
+    pipeline.queries.append(query)
+    if available_now:
+        try:
+            query.awaitTermination()
+        except Exception as exc:  # the query's own error, e.g. an unreadable input folder
+            raise ShopSenseError(f"query {PARSED_EVENTS} failed: {str(exc).strip().splitlines()[0]}") from None
+    return spark.readStream.schema(parsed.schema).options(**read_options_of(config)).parquet(events_uri)
 
-    raw = read_stream(spark, input_uri, read_options_of(config))
-    parsed = parse_events(raw, config.columns, config.input_delimiter)
+
+def _start_queries(pipeline: Pipeline, parsed: DataFrame, available_now: bool,
+                   printer: Callable[[str], None] | None) -> None:
+    spark, config = pipeline.spark, pipeline.config
     events = valid_events(parsed, config.stream_watermark)
     window = config.stream_window
     reference, origin = anomaly_reference(spark, config)
@@ -243,10 +281,7 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
         "anomalies": (anomaly_windows, alerts_schema, AnomalyBatch(spark, config)),
         "data_quality": (dq_input, dq_schema, DataQualityBatch(spark, config)),
     }
-    pipeline = Pipeline(spark, config, reference_origin=origin)
-    if progress and printer is not None:
-        pipeline.listener = ProgressPrinter(printer)
-        spark.streams.addListener(pipeline.listener)
+    pipeline.reference_origin = origin
     # Each query copies the session's settings when it starts: the stream's partitions are set for the
     # starts only, and batch work in the same session keeps its own.
     batch_partitions = spark.conf.get(SHUFFLE_PARTITIONS)
@@ -255,20 +290,16 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
         for name in QUERY_NAMES:
             df, result_schema, transform = plans[name]
             sink = FanOutSink(spark, name, _nullable(result_schema or df.schema), output_of(spark, config, name),
-                              CONSOLE_COLUMNS[name], printer if console else None, config.stream_memory_rows,
-                              transform, pipeline.stopping)
+                              CONSOLE_COLUMNS[name], printer, config.stream_memory_rows, transform,
+                              pipeline.stopping)
             writer = (df.writeStream.queryName(name).outputMode("append").foreachBatch(sink)
                       .option("checkpointLocation", checkpoint_of(config, name)))
             writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
                 processingTime=config.stream_trigger)
             pipeline.sinks[name] = sink
             pipeline.queries.append(writer.start())
-    except Exception:
-        pipeline.stop()
-        raise
     finally:
         spark.conf.set(SHUFFLE_PARTITIONS, batch_partitions)
-    return pipeline
 
 
 def await_pipeline(pipeline: Pipeline, stop: threading.Event, poll_seconds: float = 1.0,
