@@ -89,7 +89,7 @@ def test_each_training_logs_a_run_and_a_registered_champion(trained):
         assert run.data.metrics["lift_ci_low"] == result.card.serving.lift_low > 0
         assert client.download_artifacts(run.info.run_id, "card.json")
         champion = client.get_model_version_by_alias(f"shopsense_{name}", "champion")
-        assert champion.version == result.card.mlflow["version"] and champion.run_id == run.info.run_id
+        assert str(champion.version) == result.card.mlflow["version"] and champion.run_id == run.info.run_id
     assert config.tracking_uri == f"sqlite:///{config.home / 'mlflow.db'}" and (config.home / "mlruns").is_dir()
     # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: it must not leak into later configs of this process.
     assert "MLFLOW_TRACKING_URI" not in os.environ
