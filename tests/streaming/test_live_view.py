@@ -50,7 +50,7 @@ def test_it_shows_the_newest_windows_alerts_and_quality_counts(spark, config):
 def test_new_windows_appear_in_the_browser_while_a_stream_runs(spark, pool, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    from shopsense.app.child import AppProcess
+    from shopsense.app.app_process import AppProcess
     from shopsense.streaming.runner import start_pipeline
     from shopsense.streaming.simulator import Simulator
 
