@@ -77,7 +77,7 @@ def serve(config: Config, host: str, port: int, concurrency: int, spark=None, al
         server_port=port,
         share=False,  # explicit: also overrides GRADIO_SHARE=True in the environment
         auth=auth,
-        allowed_paths=[str(config.plots_dir)],  # the Overview gallery serves the analysis plots
+        allowed_paths=[str(config.plots_dir), str(config.reports_dir / "ml")],  # the Overview gallery's plots
         footer_links=["api", "settings"],
         show_error=False,  # handlers turn errors into page messages; nothing else should leak
         ssr_mode=False,  # client-side rendering: no Node.js needed
