@@ -15,9 +15,8 @@ from pyspark.sql import functions as F
 
 from shopsense import schema
 from shopsense.config import Config
-from shopsense.io import write_json
+from shopsense.io import Snapshot, stage_parquet, staged_outputs, write_json
 from shopsense.ingest import correlation
-from shopsense.ingest.atomic import stage_parquet, staged_outputs
 from shopsense.ingest.read import CORRUPT_RECORD, read_header, read_raw, source_file_column
 from shopsense.ingest.split import (
     CLEAN, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
@@ -53,13 +52,13 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
     classified = classified_rows(read_raw(spark, path, header)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = count_outcomes(classified)
-        with staged_outputs() as staged:
+        with staged_outputs(spark) as staged:
             clean_stage = stage_parquet(clean_rows(classified), config.processed_dir)
-            staged.append((clean_stage, config.processed_dir))
+            staged.append(clean_stage)
             quarantine_stage = stage_parquet(quarantined_rows(classified, header.sources), config.quarantine_rows_dir)
-            staged.append((quarantine_stage, config.quarantine_rows_dir))
+            staged.append(quarantine_stage)
             _check_written(spark, counts, clean_stage, quarantine_stage)
-            corr = correlation.correlations(spark.read.parquet(str(clean_stage)), config.correlation_threshold)
+            corr = correlation.correlations(spark.read.parquet(clean_stage.location), config.correlation_threshold)
     finally:
         classified.unpersist()
 
@@ -90,10 +89,10 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
     return summary
 
 
-def _check_written(spark: SparkSession, counts: Counts, clean: Path, quarantine: Path) -> None:
+def _check_written(spark: SparkSession, counts: Counts, clean: Snapshot, quarantine: Snapshot) -> None:
     """The staged Parquet holds exactly the counted rows (a cheap footer-only count): no row lost."""
-    written = {"rows_clean": spark.read.parquet(str(clean)).count(),
-               "rows_quarantined": spark.read.parquet(str(quarantine)).count()}
+    written = {"rows_clean": spark.read.parquet(clean.location).count(),
+               "rows_quarantined": spark.read.parquet(quarantine.location).count()}
     expected = {"rows_clean": counts.rows_clean, "rows_quarantined": counts.rows_quarantined}
     if written != expected:
         raise InvariantError(f"written rows {written} differ from the counted rows {expected}")
