@@ -56,9 +56,10 @@ def _has_code(statement: str) -> bool:
 
 
 def run_statements(spark, catalog: Catalog, statements: list[str], output_format: str, max_rows: int,
-                   out: TextIO = sys.stdout) -> None:
-    """Run each statement, printing its result. A bad statement (unknown table or column, syntax error,
-    a failing expression) is a ShopSenseError of one line."""
+                   out: TextIO | None = None) -> None:
+    """Run each statement, printing its result (to stdout by default). A bad statement (unknown table or
+    column, syntax error, a failing expression) is a ShopSenseError of one line."""
+    out = out or sys.stdout
     for statement in statements:
         try:
             result = spark.sql(statement)
@@ -75,7 +76,7 @@ def run_statements(spark, catalog: Catalog, statements: list[str], output_format
 
 
 def _one_line(exc: PySparkException, catalog: Catalog) -> str:
-    message = " ".join(str(exc).split("\n")[0].split())
+    message = " ".join(next((line for line in str(exc).splitlines() if line.strip()), repr(exc)).split())
     if exc.getCondition() == "TABLE_OR_VIEW_NOT_FOUND":
         names = ", ".join(sorted(catalog.registered)) or "none yet"
         message += f" (tables: {names}; the others appear once their command has run)"

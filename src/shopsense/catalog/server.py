@@ -66,6 +66,8 @@ def serve(config: Config, host: str, port: int, allow_remote: bool = False,
                        "hive.server2.transport.mode": "binary"}.items():
         spark.conf.set(key, value)
     jvm = spark.sparkContext._jvm
+    # The server's own Hive session state boots an in-memory Derby, whose log would land in the working directory.
+    jvm.java.lang.System.setProperty("derby.stream.error.file", str(config.home / "logs" / "derby.log"))
     server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext())
     try:
