@@ -102,10 +102,10 @@ def _run_chain(spark, chain: list[Query], stats: dict[str, Future], config: Conf
 
 def result_table(spark, result: QueryResult):
     """A query result as a Spark DataFrame to save as its table: the cached per-customer result, or the
-    collected rows (already on the driver) with the query's own column types."""
+    collected rows (already on the driver) with the query's own column types, as one file in the CSV's order."""
     if result.spark_result is not None:
         return result.spark_result
-    return spark.createDataFrame(result.frame, schema=spark.table(result.name).schema)
+    return spark.createDataFrame(result.frame, schema=spark.table(result.name).schema).coalesce(1)
 
 
 def kpis_table(spark, kpis: dict):
