@@ -258,6 +258,10 @@ class Config:
         """The analytics results as Parquet tables: one folder per query, and `kpis`."""
         return self.data_uri("analytics", self.home / "data" / "analytics")
 
+    def analytics_table_dir(self, name: str) -> str:
+        """Parquet output of one analytics result (a query's, or `kpis`), the folder of its SQL table."""
+        return f"{self.analytics_dir}/{name}"
+
     @property
     def warehouse_dir(self) -> str:
         """Spark's warehouse folder of the catalog sessions (the `shopsense` database's folder; no data)."""

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -84,8 +85,9 @@ def test_a_query_table_equals_its_csv(served):
     cursor = hive.connect(host="127.0.0.1", port=port, database="shopsense").cursor()
     cursor.execute("SELECT * FROM subscription_impact")
     table = pd.DataFrame(cursor.fetchall(), columns=[d[0].split(".")[-1] for d in cursor.description])
+    table = table.apply(lambda column: column.map(lambda v: float(v) if isinstance(v, Decimal) else v))
     csv = pd.read_csv(config.queries_dir / "subscription_impact.csv")
-    pd.testing.assert_frame_equal(table.astype(str), csv.astype(str))
+    pd.testing.assert_frame_equal(table, csv, check_dtype=False)
     comments = {r[0]: r[2] for r in pyhive_rows(port, "DESCRIBE purchases", cursor)}
     assert comments["season"] == "CSV column 'Season'; one of Winter, Spring, Summer, Fall"
 

@@ -17,6 +17,7 @@ from shopsense.errors import ShopSenseError
 from shopsense.io import local_output, read_processed, write_json, write_parquet
 
 
+KPIS_TABLE = "kpis"
 KPIS_SCHEMA = (
     "rows BIGINT, distinct_customers BIGINT, total_revenue_usd DOUBLE, avg_transaction_value_usd DOUBLE, "
     "avg_purchases_per_customer DOUBLE, avg_review_rating DOUBLE, top_category_by_count STRING, "
@@ -96,7 +97,7 @@ def _run_chain(spark, chain: list[Query], stats: dict[str, Future], config: Conf
         if query.name in stats and stats[query.name].result().degenerate:
             result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
         results.append(save_csv(result, config.queries_dir))
-        write_parquet(result_table(spark, result), f"{config.analytics_dir}/{query.name}")
+        write_parquet(result_table(spark, result), config.analytics_table_dir(query.name))
     return results
 
 
@@ -122,7 +123,7 @@ def analyze(spark, config: Config) -> Analysis:
         profile = eda.profile(spark, VIEW)
         kpis = eda.kpis(totals, profile)
         write_json(kpis, config.kpis_json)
-        write_parquet(kpis_table(spark, kpis), f"{config.analytics_dir}/kpis")
+        write_parquet(kpis_table(spark, kpis), config.analytics_table_dir(KPIS_TABLE))
         with local_output(config.distributions_csv) as tmp:
             profile.to_csv(tmp, index=False)
         plots = write_plots(profile, kpis, config.plots_dir)

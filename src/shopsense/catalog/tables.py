@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pyspark.sql.types import StructType
 
 from shopsense import io, schema
+from shopsense.analytics.pipeline import KPIS_TABLE
 from shopsense.analytics.queries import QUERIES, parse_header, render_sql
 from shopsense.config import Config
 from shopsense.streaming.runner import QUERY_NAMES as STREAM_QUERIES
 from shopsense.streaming.sinks import BATCH_COLUMN as STREAM_BATCH_COLUMN
 
 DATABASE = "shopsense"
-KPIS = "kpis"
 
 
 def catalog_conf(config: Config) -> dict[str, str]:
@@ -81,7 +81,7 @@ def query_tables(config: Config) -> list[Table]:
     tables = []
     for query in QUERIES:
         header = parse_header(render_sql(query, config))
-        tables.append(Table(query.name, f"{config.analytics_dir}/{query.name}",
+        tables.append(Table(query.name, config.analytics_table_dir(query.name),
                             f"`shopsense analyze`: {header.get('question', query.name)}",
                             header_column_comments(header.get("columns", ""))))
     return tables
@@ -99,7 +99,7 @@ def tables(config: Config) -> list[Table]:
                "raw_line": "the whole line of a row that could not be split into columns",
                "reasons": "reason codes of the rejection (docs/ingest.md)"}),
         *query_tables(config),
-        Table(KPIS, f"{config.analytics_dir}/{KPIS}", "`shopsense analyze`: headline KPIs (reports/kpis.json)"),
+        Table(KPIS_TABLE, config.analytics_table_dir(KPIS_TABLE), "`shopsense analyze`: headline KPIs (reports/kpis.json)"),
         Table("recommendations", f"{config.model_dir('recommender')}/recommendations",
               "`shopsense train`: the ALS recommender's precomputed top items per customer"),
         *(Table(f"stream_{name}", f"{config.stream_output_dir}/{name}",
