@@ -26,7 +26,7 @@ def test_statements_split_at_semicolons_outside_quotes_and_comments():
 
 def test_sync_registers_switches_and_drops_tables(spark, config, processed_df):
     catalog = Catalog(spark, config)
-    assert catalog.sync() == [] and spark.sql(f"SHOW TABLES IN {DATABASE}").count() == 0
+    assert catalog.sync() == [] and spark.sql(f"SHOW TABLES IN {DATABASE}").where("NOT isTemporary").count() == 0
     io.write_parquet(processed_df(300, seed=1), config.processed_dir)
     assert catalog.sync() == ["purchases"]
     comments = {r.col_name: r.comment for r in spark.sql(f"DESCRIBE {DATABASE}.purchases").collect()}
@@ -49,6 +49,8 @@ class Outcome:
     output: str  # stdout, or stderr when it failed
 
 
+# Tables are named with their database here: the shared test session may hold temporary views of the same
+# names (`shopsense analyze` registers `purchases`), which shadow them; a `shopsense sql` process has none.
 @pytest.fixture()
 def sql_home(spark, config, processed_df, settings_kept, monkeypatch, capsys):
     """`shopsense sql ...` run in-process through the console-script entry point (errors -> exit 2)."""
@@ -68,10 +70,11 @@ def sql_home(spark, config, processed_df, settings_kept, monkeypatch, capsys):
 def test_sql_prints_csv_and_json_lines(spark, sql_home, processed_df):
     _, sql = sql_home
     expected = processed_df(200, seed=3).groupBy().sum("purchase_amount_usd").first()[0]
-    out = sql("SELECT count(*) AS n, round(sum(purchase_amount_usd), 2) AS revenue FROM purchases", "--format", "csv")
+    out = sql("SELECT count(*) AS n, round(sum(purchase_amount_usd), 2) AS revenue FROM shopsense.purchases",
+              "--format", "csv")
     assert out.exit_code == 0, out.output
     assert out.output.splitlines() == ["n,revenue", f"200,{round(expected, 2)}"]
-    out = sql("SELECT size, count(*) AS n FROM purchases GROUP BY size ORDER BY size", "--format", "json")
+    out = sql("SELECT size, count(*) AS n FROM shopsense.purchases GROUP BY size ORDER BY size", "--format", "json")
     rows = [json.loads(line) for line in out.output.splitlines()]
     assert sum(r["n"] for r in rows) == 200 and [r["size"] for r in rows] == sorted(r["size"] for r in rows)
 
@@ -79,7 +82,7 @@ def test_sql_prints_csv_and_json_lines(spark, sql_home, processed_df):
 def test_sql_file_runs_each_statement_as_a_table(sql_home, tmp_path):
     _, sql = sql_home
     script = tmp_path / "q.sql"
-    script.write_text("SHOW TABLES;\nSELECT max(age) AS oldest FROM purchases WHERE age < 200;\n")
+    script.write_text("SHOW TABLES;\nSELECT max(age) AS oldest FROM shopsense.purchases WHERE age < 200;\n")
     out = sql("-f", str(script))
     assert out.exit_code == 0, out.output
     assert "purchases" in out.output and "oldest" in out.output and "(1 row)" in out.output
@@ -87,7 +90,7 @@ def test_sql_file_runs_each_statement_as_a_table(sql_home, tmp_path):
 
 @pytest.mark.parametrize("query, message", [
     ("SELECT * FROM nope", "TABLE_OR_VIEW_NOT_FOUND"),
-    ("SELECT no_such_column FROM purchases", "UNRESOLVED_COLUMN"),
+    ("SELECT no_such_column FROM shopsense.purchases", "UNRESOLVED_COLUMN"),
     ("SELEC 1", "PARSE_SYNTAX_ERROR"),
 ])
 def test_bad_sql_is_one_line_and_exit_2(sql_home, query, message):
