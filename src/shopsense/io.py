@@ -40,11 +40,6 @@ def _fs_path(spark, uri: str):
     return fs, path
 
 
-def exists(spark, uri: str) -> bool:
-    fs, path = _fs_path(spark, uri)
-    return bool(fs.exists(path))
-
-
 def list_names(spark, uri: str) -> list[str]:
     """Names of the entries of folder `uri` (empty when it does not exist)."""
     fs, path = _fs_path(spark, uri)

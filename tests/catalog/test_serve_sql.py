@@ -26,6 +26,7 @@ hive = pytest.importorskip("pyhive.hive")
 
 BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
 START_TIMEOUT = 240  # seconds: a cold JVM on a busy 2-core machine
+REFRESH_MARGIN = 15  # seconds for a new output to reach the server's tables
 
 
 def free_port() -> int:
@@ -98,7 +99,13 @@ def test_new_outputs_are_seen_without_a_restart(served, spark, settings_kept):
     assert pyhive_rows(port, "SELECT count(*) FROM purchases", cursor) == [(1500,)]
     with settings_kept():
         summary = ingest(spark, config, write_csv(generate(700, seed=6), config.home / "second.csv"))
-    assert pyhive_rows(port, "SELECT count(*) FROM purchases", cursor) == [(summary["rows_clean"],)]
+    # Every answer is a whole snapshot, the old or the new; the new within the refresh (0.2 s) plus a busy
+    # machine's margin (docs/sql.md: commit to visible, median 1.8 s, max 5.9 s).
+    counts = [pyhive_rows(port, "SELECT count(*) FROM purchases", cursor)[0][0]]
+    deadline = time.monotonic() + REFRESH_MARGIN
+    while counts[-1] != summary["rows_clean"] and time.monotonic() < deadline:
+        counts.append(pyhive_rows(port, "SELECT count(*) FROM purchases", cursor)[0][0])
+    assert set(counts) <= {1500, summary["rows_clean"]} and counts[-1] == summary["rows_clean"], counts
     # An append-only stream output: a new micro-batch folder is read by the next query.
     assert pyhive_rows(port, "SELECT count(*) FROM stream_sales_kpis", cursor) == [(1,)]
     spark.createDataFrame([(2, 20.0)], "window int, revenue double").write.parquet(
