@@ -26,7 +26,20 @@ def test_defaults_without_a_settings_file(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_MASTER, raising=False)
     config = load_config(home=tmp_path)
     assert config.run_rows == DEFAULT_ROWS and config.spark.master == "local[*]"
-    assert config.processed_dir == tmp_path / "data" / "processed" / "shopping"
+    assert config.processed_dir == str(tmp_path / "data" / "processed" / "shopping")
+    assert config.model_dir("promo") == str(tmp_path / "models" / "promo")
+
+
+def test_data_root_moves_every_data_output_but_not_the_reports(tmp_path):
+    config = Config(home=tmp_path, data_root="hdfs://nn:8020/shopsense/")
+    assert config.processed_dir == "hdfs://nn:8020/shopsense/processed/shopping"
+    assert config.quarantine_rows_dir == "hdfs://nn:8020/shopsense/quarantine/shopping"
+    assert config.model_dir("promo") == "hdfs://nn:8020/shopsense/models/promo"
+    assert config.stream_output_dir == "hdfs://nn:8020/shopsense/stream/output"
+    assert config.analytics_dir == "hdfs://nn:8020/shopsense/analytics"
+    assert config.kpis_json == tmp_path / "reports" / "kpis.json"
+    with pytest.raises(ShopSenseError, match="'data_root' must be a URI"):
+        Config(home=tmp_path, data_root="relative/folder")
 
 
 def test_settings_file_values_are_typed_and_applied(tmp_path, monkeypatch):

@@ -416,6 +416,45 @@ def stream_run(
     typer.echo(f"stopped cleanly; rows written to {config.stream_output_dir}: {written}")
 
 
+# --- the SQL layer: `shopsense sql`, `shopsense serve-sql` (shopsense.catalog, docs/sql.md) ---------------
+@app.command("sql")
+def sql_command(
+    ctx: typer.Context,
+    query: Optional[str] = typer.Argument(None, help="SQL over the tables of database shopsense."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Run the statements of this .sql file."),
+    output_format: str = typer.Option("table", "--format", help="table, csv or json (one object per line)."),
+    max_rows: int = typer.Option(100, "--max-rows", min=1, help="Rows shown by --format table."),
+) -> None:
+    """Run Spark SQL over the outputs (tables purchases, quarantine, the query results, kpis, ...)."""
+    from shopsense.catalog.query import FORMATS, catalog_session, run_statements, split_statements
+
+    if output_format not in FORMATS:
+        raise ShopSenseError(f"unknown format {output_format!r}: choose one of {', '.join(FORMATS)}")
+    if (query is None) == (file is None):
+        raise ShopSenseError("give either a query or --file FILE.sql")
+    if file is not None and not file.is_file():
+        raise ShopSenseError(f"no such file: {file}")
+    statements = split_statements(query if file is None else file.read_text(encoding="utf-8"))
+    if not statements:
+        raise ShopSenseError("no SQL statement given")
+    spark, catalog = catalog_session(config_of(ctx))
+    run_statements(spark, catalog, statements, output_format, max_rows)
+
+
+@app.command("serve-sql")
+def serve_sql(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
+    port: int = typer.Option(10000, "--port", min=1, max=65535, help="TCP port of the Thrift JDBC/ODBC server."),
+    allow_remote: bool = typer.Option(False, "--allow-remote",
+                                      help="Allow a non-loopback --host (no authentication unless configured)."),
+) -> None:
+    """Serve the tables over JDBC/ODBC (Spark's Thrift server) for beeline, BI tools, PyHive and dbt."""
+    from shopsense.catalog.server import serve
+
+    serve(config_of(ctx), host, port, allow_remote, echo=typer.echo)
+
+
 def run() -> None:
     """Console-script entry point: user errors become one clear line and a non-zero exit code."""
     try:

@@ -191,6 +191,13 @@ class Config:
     input_delimiter: str | None = None  # None: detected from the header (`,`, `;`, tab or `|`)
     input_encoding: str = "UTF-8"  # any Python codec name, e.g. latin-1
 
+    # --- data outputs and the SQL catalog (shopsense.catalog, docs/sql.md) ------------------------------
+    # Where the data outputs live: any Hadoop-compatible URI (hdfs://nn:8020/shopsense, s3a://bucket/x,
+    # file:/mnt/shared) or an absolute path; "" = the home's data/, models/ and stream/ folders.
+    data_root: str = ""
+    # How often `shopsense serve-sql` reads the tables' snapshot pointers to pick up new outputs.
+    sql_refresh_seconds: float = 0.5
+
     def __post_init__(self) -> None:
         self._check_input_format()
         check_settings(self, {
@@ -203,7 +210,11 @@ class Config:
             "stream_revenue_min_change": AT_LEAST_0, "stream_generator_rows": AT_LEAST_1,
             "stream_pool_rows": AT_LEAST_1, "stream_memory_rows": AT_LEAST_1,
             "stream_max_files_per_trigger": AT_LEAST_0, "stream_shuffle_partitions": AT_LEAST_0,
-            "stream_max_bytes_per_trigger": AT_LEAST_0})
+            "stream_max_bytes_per_trigger": AT_LEAST_0, "sql_refresh_seconds": Limit(0, open=True)})
+        root = self.data_root.strip()
+        if root and not (re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", root) or root.startswith("/")):
+            raise ShopSenseError(f"setting 'data_root' must be a URI like 'hdfs://nn:8020/shopsense' or an "
+                                 f"absolute path, got {self.data_root!r}")
         for name in ("stream_watermark", "stream_window", "stream_trigger"):
             try:
                 seconds = interval_seconds(getattr(self, name))
@@ -239,47 +250,66 @@ class Config:
     def raw_dir(self) -> Path:
         return self.home / "data" / "raw"
 
-    @property
-    def processed_dir(self) -> Path:
-        return self.home / "data" / "processed" / "shopping"
+    def data_uri(self, name: str, default: Path) -> str:
+        """URI of data output folder `name`: under `data_root` when set, else the home's `default` folder."""
+        root = self.data_root.strip().rstrip("/")
+        return f"{root}/{name}" if root else str(default)
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.home / "data" / "quarantine"
+    def processed_dir(self) -> str:
+        return self.data_uri("processed/shopping", self.home / "data" / "processed" / "shopping")
+
+    @property
+    def quarantine_dir(self) -> str:
+        return self.data_uri("quarantine", self.home / "data" / "quarantine")
 
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
     @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
+    def models_dir(self) -> str:
+        return self.data_uri("models", self.home / "models")
 
     @property
-    def stream_dir(self) -> Path:
-        return self.home / "stream"
+    def stream_dir(self) -> str:
+        return self.data_uri("stream", self.home / "stream")
 
-    def model_dir(self, name: str) -> Path:
+    def model_dir(self, name: str) -> str:
         """Folder of one trained model: `pipeline/` (PipelineModel), `metrics.json` (model card)."""
-        return self.models_dir / name
+        return f"{self.models_dir}/{name}"
 
     @property
-    def stream_input_dir(self) -> Path:
+    def stream_input_dir(self) -> str:
         """The folder the streaming pipeline watches."""
-        return self.stream_dir / "input"
+        return f"{self.stream_dir}/input"
 
     @property
-    def stream_tmp_dir(self) -> Path:
+    def stream_tmp_dir(self) -> str:
         """The simulator writes a file here first, then renames it into stream_input_dir (atomic)."""
-        return self.stream_dir / "tmp"
+        return f"{self.stream_dir}/tmp"
 
     @property
-    def stream_checkpoint_dir(self) -> Path:
-        return self.stream_dir / "checkpoints"
+    def stream_checkpoint_dir(self) -> str:
+        return f"{self.stream_dir}/checkpoints"
 
     @property
-    def stream_output_dir(self) -> Path:
-        return self.stream_dir / "output"
+    def stream_output_dir(self) -> str:
+        return f"{self.stream_dir}/output"
+
+    @property
+    def analytics_dir(self) -> str:
+        """The analytics results as Parquet tables: one folder per query, and `kpis`."""
+        return self.data_uri("analytics", self.home / "data" / "analytics")
+
+    def analytics_table_dir(self, name: str) -> str:
+        """Parquet output of one analytics result (a query's, or `kpis`), the folder of its SQL table."""
+        return f"{self.analytics_dir}/{name}"
+
+    @property
+    def warehouse_dir(self) -> str:
+        """Spark's warehouse folder of the catalog sessions (the `shopsense` database's folder; no data)."""
+        return self.data_uri("_warehouse", self.home / "data" / "_warehouse")
 
     # --- well-known files ---------------------------------------------------------------------------
     @property
@@ -292,14 +322,14 @@ class Config:
 
     # --- ingestion outputs (shopsense.ingest) ----------------------------------------------------------
     @property
-    def quarantine_rows_dir(self) -> Path:
+    def quarantine_rows_dir(self) -> str:
         """Rejected rows of the last ingest (Parquet: original string values + reason codes)."""
-        return self.quarantine_dir / "shopping"
+        return f"{self.quarantine_dir}/shopping"
 
     @property
-    def rejected_rows_dir(self) -> Path:
+    def rejected_rows_dir(self) -> str:
         """The rows of an ingest stopped by max_quarantine_share (Parquet, like the quarantine)."""
-        return self.quarantine_dir / "rejected"
+        return f"{self.quarantine_dir}/rejected"
 
     @property
     def correlation_csv(self) -> Path:

@@ -12,6 +12,7 @@ from pyspark.testing import assertDataFrameEqual
 from shopsense import schema
 from shopsense.config import load_config
 from shopsense.errors import ShopSenseError
+from shopsense.io import SNAPSHOTS, current_location, list_names
 from shopsense.generate import generate, generate_frame, to_processed_frame, write_csv
 from shopsense.ingest import stage
 from shopsense.ingest.stage import RAW_LINE, ingest
@@ -63,7 +64,7 @@ def test_dirty_rows_counts_and_invariant(dirty):
 
 def test_quarantine_keeps_original_values_and_reasons(spark, dirty):
     config, generated, summary = dirty
-    quarantine = spark.read.parquet(str(config.quarantine_rows_dir))
+    quarantine = spark.read.parquet(current_location(spark, config.quarantine_rows_dir))
     assert quarantine.count() == summary.rows_quarantined
     rows = [r.asDict() for r in quarantine.collect()]
     amounts = {r["purchase_amount_usd"] for r in rows if "non_numeric_purchase_amount_usd" in r[REASONS]}
@@ -76,7 +77,7 @@ def test_quarantine_keeps_original_values_and_reasons(spark, dirty):
 
 def test_clean_output_has_the_processed_schema(spark, dirty):
     config, _, summary = dirty
-    clean = spark.read.parquet(str(config.processed_dir))
+    clean = spark.read.parquet(current_location(spark, config.processed_dir))
     assert [(f.name, f.dataType) for f in clean.schema] == [(f.name, f.dataType) for f in schema.PROCESSED_SCHEMA]
     nulls = clean.select([F.sum(F.col(c).isNull().cast("int")).alias(c) for c in clean.columns]).first()
     assert clean.count() == summary.rows_clean and not any(nulls)
@@ -99,7 +100,7 @@ def test_real_sample_rows_are_all_clean_and_exact(spark, config):
     expected = to_processed_frame(pd.read_csv(SAMPLE_CSV, dtype={"Purchase Amount (USD)": float}))
     assert (summary.rows_read, summary.rows_quarantined, summary.rows_duplicate) == (len(expected), 0, 0)
     assert summary.reasons == {} and summary.ignored_columns == []
-    actual = spark.read.parquet(str(config.processed_dir))
+    actual = spark.read.parquet(current_location(spark, config.processed_dir))
     assertDataFrameEqual(actual, spark.createDataFrame(expected, schema.PROCESSED_SCHEMA))
 
 
@@ -118,7 +119,7 @@ def test_header_only_file_gives_an_empty_valid_run(spark, config):
     summary = ingest(spark, config, path)
     assert (summary.rows_read, summary.rows_clean, summary.rows_quarantined) == (0, 0, 0)
     assert "fewer than 2" in summary.correlation["note"]
-    assert spark.read.parquet(str(config.processed_dir)).count() == 0
+    assert spark.read.parquet(current_location(spark, config.processed_dir)).count() == 0
 
 
 def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config, monkeypatch):
@@ -128,8 +129,8 @@ def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config,
     variant = config.home / "variant.csv"
     variant.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     first = ingest(spark, config, variant)
-    assert first.rows_quarantined == 0 and first.ignored_columns == ["Preferred Payment Method"]
-    before = spark.read.parquet(str(config.processed_dir)).toPandas()
+    assert first["rows_quarantined"] == 0 and first["ignored_columns"] == ["Preferred Payment Method"]
+    before = spark.read.parquet(current_location(spark, config.processed_dir)).toPandas()
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated crash after staging")
@@ -138,10 +139,10 @@ def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config,
     with pytest.raises(RuntimeError, match="simulated"):
         ingest(spark, config, write_csv(generate(50, seed=9), config.home / "other.csv"))
     monkeypatch.undo()
-    pd.testing.assert_frame_equal(spark.read.parquet(str(config.processed_dir)).toPandas(), before)
-    assert json.loads(config.ingest_summary.read_text())["rows_read"] == first.rows_read
-    assert not [p for p in config.processed_dir.parent.iterdir() if p.name.startswith(".")]
+    pd.testing.assert_frame_equal(spark.read.parquet(current_location(spark, config.processed_dir)).toPandas(), before)
+    assert json.loads(config.ingest_summary.read_text())["rows_read"] == first["rows_read"]
+    assert len(list_names(spark, f"{config.processed_dir}/{SNAPSHOTS}")) == 1  # the crashed run's snapshot is gone
 
     again = ingest(spark, config, variant)
-    assert again.rows_clean == first.rows_clean
-    assert spark.read.parquet(str(config.processed_dir)).count() == first.rows_clean  # no duplication
+    assert again["rows_clean"] == first["rows_clean"]
+    assert spark.read.parquet(current_location(spark, config.processed_dir)).count() == first["rows_clean"]  # no duplication

@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 
 from shopsense import schema  # noqa: E402
 from shopsense.analytics.eda import Kpis  # noqa: E402
+from shopsense.io import local_output  # noqa: E402
 
 METRIC_LABELS = {
     "purchases": "Purchases (count)",
@@ -88,9 +89,9 @@ def _values(profile: pd.DataFrame, spec: BarSpec) -> pd.DataFrame:
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with local_output(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
     return path
 

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame
 
 from shopsense import schema
 from shopsense.config import Config
+from shopsense.io import local_output
 
 VIEW = "purchases"
 HEADER_LINE = re.compile(r"^--\s*([a-z-]+):\s*(.*)$")
@@ -123,12 +124,10 @@ def run_query(spark, query: Query, config: Config) -> QueryResult:
 
 def save_csv(result: QueryResult, folder: Path) -> QueryResult:
     """One CSV file with a header per query, replaced atomically (staged next to it, then renamed)."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.name}.csv"
     if result.spark_result is None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        result.frame.to_csv(tmp, index=False)
-        tmp.replace(path)
+        with local_output(path) as tmp:
+            result.frame.to_csv(tmp, index=False)
     else:
         _spark_csv(result.spark_result, path)
     return replace(result, path=path)

@@ -16,6 +16,7 @@ from shopsense.analytics.basket import BasketStats
 from shopsense.analytics.eda import Kpis
 from shopsense.analytics.plots import Plot
 from shopsense.analytics.queries import QueryResult
+from shopsense.io import write_text
 
 MONEY_WORDS = ("revenue", "amount", "spend", "basket")
 RATE_WORDS = ("share", "support", "confidence")  # fractions 0-1, shown as percentages
@@ -197,8 +198,4 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
 
 
 def write_report(page: str, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(page, path)

@@ -15,7 +15,15 @@ from shopsense.analytics.queries import QUERIES, VIEW, Query, QueryResult, relea
 from shopsense.analytics.report import render_report, write_report
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
-from shopsense.io import read_processed, write_json
+from shopsense.io import local_output, read_processed, write_json, write_parquet
+
+
+KPIS_TABLE = "kpis"
+KPIS_SCHEMA = (
+    "rows BIGINT, distinct_customers BIGINT, total_revenue_usd DOUBLE, avg_transaction_value_usd DOUBLE, "
+    "avg_purchases_per_customer DOUBLE, avg_review_rating DOUBLE, top_category_by_count STRING, "
+    "top_category_by_revenue STRING, gender_split MAP<STRING, STRUCT<customers: BIGINT, share: DOUBLE>>, "
+    "subscriber_share DOUBLE, promo_code_rate DOUBLE, discount_rate DOUBLE")
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,21 @@ def _run_chain(spark, chain: list[Query], stats: dict[str, Future], config: Conf
         if query.name in stats and stats[query.name].result().degenerate:
             result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
         results.append(save_csv(result, config.queries_dir))
+        write_parquet(result_table(spark, result), config.analytics_table_dir(query.name))
     return results
+
+
+def result_table(spark, result: QueryResult):
+    """A query result as a Spark DataFrame to save as its table: the cached per-customer result, or the
+    collected rows (already on the driver) with the query's own column types, as one file in the CSV's order."""
+    if result.spark_result is not None:
+        return result.spark_result
+    return spark.createDataFrame(result.frame, schema=spark.table(result.name).schema).coalesce(1)
+
+
+def kpis_table(spark, kpis: dict):
+    """The KPIs as one row (kpis.json's keys as columns; the gender split as a map)."""
+    return spark.createDataFrame([kpis], schema=KPIS_SCHEMA)
 
 
 def analyze(spark, config: Config) -> Analysis:
@@ -102,8 +124,9 @@ def analyze(spark, config: Config) -> Analysis:
         profile = eda.profile(spark, VIEW)
         kpis = eda.kpis(totals, profile)
         write_json(kpis.as_json(), config.kpis_json)
-        config.distributions_csv.parent.mkdir(parents=True, exist_ok=True)
-        profile.to_csv(config.distributions_csv, index=False)
+        write_parquet(kpis_table(spark, kpis.as_json()), config.analytics_table_dir(KPIS_TABLE))
+        with local_output(config.distributions_csv) as tmp:
+            profile.to_csv(tmp, index=False)
         plots = write_plots(profile, kpis, config.plots_dir)
         results, baskets = run_suite(spark, purchases, config)
         page = render_report(kpis, plots, results, baskets, config.processed_dir, config.report_max_table_rows)

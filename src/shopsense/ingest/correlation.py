@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from shopsense import schema
+from shopsense.io import local_output
 
 METHODS: tuple[str, ...] = ("pearson", "spearman")
 FEATURES: tuple[str, ...] = schema.NUMERIC_COLUMNS
@@ -141,8 +142,7 @@ def _jsonable(matrix: np.ndarray) -> list[list[float | None]]:
 
 def write_csv(result: Correlations, path: Path) -> Path:
     """One row per (method, feature): the matrix rows, method by method; NaN as an empty field."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as out:
+    with local_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["method", "feature", *result.features])
         for method in METHODS:
@@ -174,5 +174,6 @@ def write_heatmap(result: Correlations, path: Path) -> Path:
                         color="white" if not math.isnan(value) and abs(value) > 0.6 else "black")
     fig.colorbar(image, ax=axes, shrink=0.8, label="r")
     fig.suptitle(f"Correlation of numeric features (|r| > {result.threshold} = reduction candidate)")
-    fig.savefig(path, dpi=110)
+    with local_output(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     return path

@@ -20,9 +20,8 @@ from pyspark.sql.window import Window
 from shopsense import schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
-from shopsense.io import write_json
+from shopsense.io import Snapshot, stage_parquet, staged_outputs, write_json, write_parquet
 from shopsense.ingest import correlation
-from shopsense.ingest.atomic import commit, stage_parquet, staged_outputs
 from shopsense.ingest.read import CORRUPT_RECORD, Header, read_header, read_raw, source_file_column
 from shopsense.ingest.split import (
     CLEAN, COPIES, QUARANTINED, STATUS, Counts, InvariantError, classify, count_outcomes, deduplicate,
@@ -130,13 +129,13 @@ def ingest(spark: SparkSession, config: Config, input_path: str | Path | None = 
         counts = count_outcomes(classified)
         _guard_quarantine_share(config, path, counts, quarantined_rows(classified, header.sources))
         found = new_values(classified)
-        with staged_outputs() as staged:
+        with staged_outputs(spark) as staged:
             clean_stage = stage_parquet(clean_rows(classified), config.processed_dir)
-            staged.append((clean_stage, config.processed_dir))
+            staged.append(clean_stage)
             quarantine_stage = stage_parquet(quarantined_rows(classified, header.sources), config.quarantine_rows_dir)
-            staged.append((quarantine_stage, config.quarantine_rows_dir))
+            staged.append(quarantine_stage)
             _check_written(spark, counts, clean_stage, quarantine_stage)
-            corr = correlation.correlations(spark.read.parquet(str(clean_stage)), config.correlation_threshold)
+            corr = correlation.correlations(spark.read.parquet(clean_stage.location), config.correlation_threshold)
     finally:
         classified.unpersist()
 
@@ -178,7 +177,7 @@ def _guard_quarantine_share(config: Config, path: str, counts: Counts, rejected:
     share = counts.rows_quarantined / counts.rows_read if counts.rows_read else 0.0
     if share <= config.max_quarantine_share:
         return
-    commit(stage_parquet(rejected, config.rejected_rows_dir), config.rejected_rows_dir)
+    write_parquet(rejected, config.rejected_rows_dir)
     raise ShopSenseError(
         f"{path}: {counts.rows_quarantined:,} of {counts.rows_read:,} rows ({share:.0%}) would be quarantined, "
         f"more than max_quarantine_share = {config.max_quarantine_share}; nothing was replaced. Top reasons: "
@@ -187,10 +186,10 @@ def _guard_quarantine_share(config: Config, path: str, counts: Counts, rejected:
         f"`shopsense inspect {path}` shows how each column was read.")
 
 
-def _check_written(spark: SparkSession, counts: Counts, clean: Path, quarantine: Path) -> None:
+def _check_written(spark: SparkSession, counts: Counts, clean: Snapshot, quarantine: Snapshot) -> None:
     """The staged Parquet holds exactly the counted rows (a cheap footer-only count): no row lost."""
-    written = {"rows_clean": spark.read.parquet(str(clean)).count(),
-               "rows_quarantined": spark.read.parquet(str(quarantine)).count()}
+    written = {"rows_clean": spark.read.parquet(clean.location).count(),
+               "rows_quarantined": spark.read.parquet(quarantine.location).count()}
     expected = {"rows_clean": counts.rows_clean, "rows_quarantined": counts.rows_quarantined}
     if written != expected:
         raise InvariantError(f"written rows {written} differ from the counted rows {expected}")
