@@ -128,15 +128,16 @@ def ingest(con: duckdb.DuckDBPyConnection, config: Config, path: Path) -> dict:
     reason_rows = dict(con.execute(
         "SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM validated) GROUP BY r").fetchall())
 
-    for folder in (config.processed_dir, config.quarantine_rows_dir):
+    processed, quarantine = Path(config.processed_dir), Path(config.quarantine_rows_dir)  # local homes only
+    for folder in (processed, quarantine):
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.parquet"):
             old.unlink()
     clean = ", ".join(f"{_typed(c)} AS {c}" for c in COLS)
     con.execute(f"COPY (SELECT {clean} FROM validated WHERE len(reasons) = 0) "
-                f"TO '{config.processed_dir / 'part-0.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+                f"TO '{processed / 'part-0.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
     con.execute(f"COPY (SELECT source_file, {', '.join(COLS)}, raw_line, reasons FROM validated "
-                f"WHERE len(reasons) > 0) TO '{config.quarantine_rows_dir / 'part-0.parquet'}' "
+                f"WHERE len(reasons) > 0) TO '{quarantine / 'part-0.parquet'}' "
                 "(FORMAT parquet, COMPRESSION zstd)")
     corr = correlations(con, f"read_parquet('{config.processed_dir}/*.parquet')", config.correlation_threshold)
     correlation.write_csv(corr, config.correlation_csv)

@@ -1,5 +1,7 @@
 """`shopsense run`: every stage in order, counts that add up, a safe re-run, a failing stage named."""
 from __future__ import annotations
+from shopsense.io import local_current_folder
+from pathlib import Path
 
 import io
 import json
@@ -26,12 +28,12 @@ def run(config, **kwargs) -> tuple[dict, str]:
 
 def snapshot(config) -> dict:
     """The outputs a re-run must reproduce exactly (row order is not part of the contract)."""
-    clean = pd.read_parquet(config.processed_dir)
+    clean = pd.read_parquet(local_current_folder(config.processed_dir))
     queries = {p.name: p.read_text() for p in sorted(config.queries_dir.glob("*.csv"))}
     kpis = json.loads(config.kpis_json.read_text())
     summary = json.loads(config.ingest_summary.read_text())
     summary.pop("seconds")  # wall time: differs between runs
-    streams = {p.name: len(pd.read_parquet(p)) for p in sorted(config.stream_output_dir.iterdir())}
+    streams = {p.name: len(pd.read_parquet(p)) for p in sorted(Path(config.stream_output_dir).iterdir())}
     return {"clean": clean.sort_values(list(clean.columns)).reset_index(drop=True), "queries": queries,
             "kpis": kpis, "ingest": summary, "streams": streams}
 
@@ -59,7 +61,7 @@ def test_all_stages_run_in_order_and_the_counts_add_up(first_run):
     # every planted bad row is quarantined, every planted copy counted as a duplicate
     assert summary["rows_duplicate"] == kinds["duplicate_row"]
     assert summary["rows_quarantined"] == planted - kinds["duplicate_row"]
-    assert len(pd.read_parquet(config.quarantine_rows_dir)) == summary["rows_quarantined"]
+    assert len(pd.read_parquet(local_current_folder(config.quarantine_rows_dir))) == summary["rows_quarantined"]
     assert results["stream"].rows_in == 6 * 500
     trained = "\n".join(results["train"].notes)
     for name in ("promo: serving ", "season: serving ", "recommender: serving "):
@@ -88,7 +90,7 @@ def test_a_failing_stage_is_named_and_earlier_outputs_stay_valid(first_run, tmp_
     with pytest.raises(StageFailed, match="stage 'ingest' failed: .*missing required column"):
         run(config, input_csv=bad, only=["ingest", "analyze"])
     pd.testing.assert_frame_equal(
-        before["clean"], pd.read_parquet(config.processed_dir).sort_values(list(before["clean"].columns))
+        before["clean"], pd.read_parquet(local_current_folder(config.processed_dir)).sort_values(list(before["clean"].columns))
         .reset_index(drop=True))
 
 

@@ -181,14 +181,23 @@ def is_local(uri: str) -> bool:
     return urlparse(uri).scheme in ("", "file")
 
 
+def local_current_folder(output: str) -> Path | None:
+    """The current data folder of a local folder output, read without Spark (the pointer is a local file);
+    None when it holds no data yet or is not on this machine's disk."""
+    if not is_local(output):
+        return None
+    folder = Path(urlparse(output).path)
+    if (folder / POINTER).is_file():
+        return Path(urlparse(json.loads((folder / POINTER).read_text())["location"]).path)
+    return folder if any(folder.glob("*.parquet")) else None
+
+
 def require_processed(config: Config) -> str:
     """The processed data's output URI, or ShopSenseError when `shopsense ingest` has not run. A local
     output is checked before starting Spark, so the user gets the message at once; others by read_processed."""
     output = config.processed_dir
-    if is_local(output):
-        folder = Path(urlparse(output).path)
-        if not ((folder / POINTER).is_file() or (folder / "_SUCCESS").exists() or any(folder.glob("*.parquet"))):
-            raise ShopSenseError(f"no processed data in {output}: run `shopsense ingest` first")
+    if is_local(output) and local_current_folder(output) is None and not Path(urlparse(output).path, "_SUCCESS").exists():
+        raise ShopSenseError(f"no processed data in {output}: run `shopsense ingest` first")
     return output
 
 

@@ -106,17 +106,17 @@ def _stream(ctx: RunContext) -> StageResult:
 
     The demo owns the stream folders: it clears them first so that a re-run gives the same outputs.
     """
-    import shutil
     import threading
     from datetime import datetime, timezone
 
+    from shopsense.io import delete
     from shopsense.streaming.runner import await_pipeline, start_pipeline
     from shopsense.streaming.simulator import Simulator, load_pool
 
     config = ctx.config.with_overrides(stream_max_files_per_trigger=DEMO_FILES_PER_TRIGGER)
     for folder in (config.stream_input_dir, config.stream_tmp_dir, config.stream_checkpoint_dir,
                    config.stream_output_dir):
-        shutil.rmtree(folder, ignore_errors=True)
+        delete(ctx.spark, folder)
     pool, origin = load_pool(config, "auto", config.default_seed)
     sim = Simulator(config, pool, batch_size=500, interval=60.0, seed=config.default_seed,
                     start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),

@@ -1,6 +1,7 @@
 """The benchmark's DuckDB side applies the ingestion rules (same counts as the generator planted), and the
 engine comparison detects a difference in the clean data, a count or one query cell. No Spark needed."""
 from __future__ import annotations
+from shopsense.io import local_current_folder
 
 import json
 import shutil
@@ -82,7 +83,7 @@ def test_compare_accepts_equal_outputs_and_catches_differences(duck_run, tmp_pat
 
     shutil.rmtree(other.home)
     other = _copy(config, tmp_path)
-    part = next(other.processed_dir.glob("*.parquet"))
+    part = next(local_current_folder(other.processed_dir).glob("*.parquet"))
     duckdb.connect().execute(f"COPY (SELECT * REPLACE (age + 1 AS age) FROM read_parquet('{part}')) "
                              f"TO '{part}.new' (FORMAT parquet)")
     part.with_name(part.name + ".new").replace(part)

@@ -1,6 +1,7 @@
 """The copies of the data users actually have: each variant of the real sample rows (tests/fixtures) gives
 the same processed rows as the canonical file, read by the one ingest code path (`read_input`)."""
 from __future__ import annotations
+from shopsense.io import current_location
 
 import csv
 import gzip
@@ -201,7 +202,7 @@ def test_quarantine_share_guard_keeps_the_previous_output(spark, canonical, tmp_
     assert str(config.rejected_rows_dir) in str(error.value)
     after = {p: p.read_bytes() for folder in outputs for p in sorted(folder.rglob("*")) if p.is_file()}
     assert after == before
-    assert spark.read.parquet(str(config.rejected_rows_dir)).count() == 100
+    assert spark.read.parquet(current_location(spark, config.rejected_rows_dir)).count() == 100
 
 
 def test_run_input_without_the_promo_column_completes(spark, tmp_path):

@@ -22,15 +22,16 @@ _last_mtime_ns = [0]
 def write_stream_file(config, name: str, lines: list[str], header: bool = True) -> Path:
     """A hand-made stream file, written atomically like the simulator does (temp outside, then link),
     with a modification time later than every file written before (Spark reads oldest first)."""
-    config.stream_input_dir.mkdir(parents=True, exist_ok=True)
-    config.stream_tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = config.stream_tmp_dir / f".{name}.tmp"
+    input_dir, tmp_dir = Path(config.stream_input_dir), Path(config.stream_tmp_dir)  # local folders in tests
+    input_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f".{name}.tmp"
     tmp.write_text(("\n".join(([",".join(source.STREAM_COLUMNS)] if header else []) + lines)) + "\n")
     _last_mtime_ns[0] = max(time.time_ns(), _last_mtime_ns[0] + 1_000_000)
     os.utime(tmp, ns=(_last_mtime_ns[0], _last_mtime_ns[0]))
-    os.link(tmp, config.stream_input_dir / name)
+    os.link(tmp, input_dir / name)
     tmp.unlink()
-    return config.stream_input_dir / name
+    return input_dir / name
 
 
 def run_available_now(spark, config):

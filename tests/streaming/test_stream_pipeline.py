@@ -1,6 +1,7 @@
 """End-to-end runs of the five queries with --available-now: batch oracle, late rows, restart, replay,
 malformed input, anomalies, memory tables and console."""
 from __future__ import annotations
+from pathlib import Path
 
 import statistics
 import time
@@ -56,7 +57,7 @@ def restart(spark, pool, tmp_path_factory):
     after_run2 = {name: sorted(map(tuple, _output(spark, config, name).collect()), key=repr) for name in QUERY_NAMES}
 
     for name in QUERY_NAMES:
-        commits = config.stream_checkpoint_dir / name / "commits"
+        commits = Path(config.stream_checkpoint_dir) / name / "commits"
         last = max(int(p.name) for p in commits.iterdir() if p.name.isdigit())
         for path in (commits / str(last), commits / f".{last}.crc"):
             path.unlink(missing_ok=True)
@@ -229,7 +230,7 @@ def test_the_stream_has_its_own_partitions_and_the_session_keeps_its_own(spark, 
     finally:
         spark.conf.set(key, batch_setting)
     for name in WINDOW_QUERIES:
-        state = config.stream_checkpoint_dir / name / "state" / "0"
+        state = Path(config.stream_checkpoint_dir) / name / "state" / "0"
         partitions = sorted(int(p.name) for p in state.iterdir() if p.name.isdigit())
         assert partitions == list(range(spark.sparkContext.defaultParallelism)), name
         # RocksDB with changelog checkpointing: a micro-batch writes a changelog, not a snapshot

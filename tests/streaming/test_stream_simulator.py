@@ -1,5 +1,6 @@
 """The stream simulator: deterministic, atomic, never overwriting, time-ordered, planted late/dirty/anomalies."""
 from __future__ import annotations
+from pathlib import Path
 
 import os
 from datetime import datetime, timedelta
@@ -40,11 +41,11 @@ def test_same_seed_and_start_give_the_same_files(config, pool):
 def test_files_are_atomic_never_overwritten_and_sort_in_time_order(config, pool):
     sim = _sim(config, pool)
     infos = list(sim.run(batches=6, pace=False))
-    names = sorted(p.name for p in config.stream_input_dir.iterdir())
+    names = sorted(p.name for p in Path(config.stream_input_dir).iterdir())
     assert names == [i.path.name for i in infos]  # name order = batch order = event-time order
     mtimes = [os.stat(i.path).st_mtime_ns for i in infos]
     assert mtimes == sorted(mtimes) and len(set(mtimes)) == len(mtimes)
-    assert list(config.stream_tmp_dir.iterdir()) == []  # temporary files are gone, none in the input folder
+    assert list(Path(config.stream_tmp_dir).iterdir()) == []  # temporary files are gone, none in the input folder
     before = infos[0].path.read_bytes()
     with pytest.raises(ShopSenseError, match="never overwritten"):
         _sim(config, pool).write_batch(0)
@@ -96,9 +97,10 @@ def test_a_big_processed_log_gives_a_bounded_sample_fixed_by_the_seed(config):
     from shopsense.generate import generate_frame, to_processed_frame
 
     log = to_processed_frame(generate_frame(1000, 3))
-    config.processed_dir.mkdir(parents=True)
-    log.iloc[:600].to_parquet(config.processed_dir / "part-0.parquet")
-    log.iloc[600:].to_parquet(config.processed_dir / "part-1.parquet")
+    processed = Path(config.processed_dir)
+    processed.mkdir(parents=True)
+    log.iloc[:600].to_parquet(processed / "part-0.parquet")
+    log.iloc[600:].to_parquet(processed / "part-1.parquet")
     whole, origin = load_pool(config, "auto", seed=4)  # the default limit is far above 1,000 rows
     assert len(whole) == 1000 and origin == "processed data (1,000 rows)"
 

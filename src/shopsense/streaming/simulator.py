@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from shopsense import generate, schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
+from shopsense.io import local_current_folder
 from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.source import EVENT_TIME_STRFTIME, STREAM_COLUMNS
 
@@ -81,12 +82,11 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
     """Purchases to draw from (raw column names, string values) and where they came from."""
     if source not in SOURCES:
         raise ShopSenseError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
-    processed = config.processed_dir
-    has_processed = processed.exists() and any(processed.rglob("*.parquet"))
-    if source == "processed" and not has_processed:
-        raise ShopSenseError(f"no processed data in {processed}: run `shopsense ingest` first, "
-                             "or use --source generator")
-    if source != "generator" and has_processed:
+    processed = local_current_folder(config.processed_dir)  # the simulator is a local program: no Spark
+    if source == "processed" and processed is None:
+        raise ShopSenseError(f"no processed data on this machine in {config.processed_dir}: run `shopsense "
+                             "ingest` first, or use --source generator")
+    if source != "generator" and processed is not None:
         frame, total = processed_sample(processed, config.stream_pool_rows, seed)
         for col in schema.BOOLEAN_COLUMNS:
             frame[col] = np.where(frame[col].astype(bool), "Yes", "No")
