@@ -62,6 +62,26 @@ def _stage_list(values: Optional[list[str]]) -> list[str] | None:
     return names or None
 
 
+# --- the input's format (shopsense.ingest.columns, docs/ingest.md): options of run, ingest and inspect --
+MAP_HELP = ('Your column = ShopSense\'s, e.g. --map "item=Item Purchased" (repeatable; adds to [columns] '
+            'in shopsense.toml).')
+DELIMITER_HELP = "Field delimiter of the input (default: detected from the header: , ; tab or |)."
+ENCODING_HELP = "Encoding of the input, e.g. latin-1 (default: UTF-8, with or without BOM)."
+
+
+def with_input_format(config: Config, maps: Optional[list[str]], delimiter: Optional[str],
+                      encoding: Optional[str]) -> Config:
+    """The config with the input-format options of the command line (`--map` adds to `[columns]`)."""
+    from shopsense.ingest.columns import parse_map_options
+
+    overrides = {"columns": {**config.columns, **parse_map_options(maps)}}
+    if delimiter is not None:
+        overrides["input_delimiter"] = "\t" if delimiter in ("\\t", "tab") else delimiter
+    if encoding is not None:
+        overrides["input_encoding"] = encoding
+    return config.with_overrides(**overrides)
+
+
 @app.command("run")
 def run_all(
     ctx: typer.Context,
@@ -90,25 +110,6 @@ def run_all(
 
 
 # --- ingestion (shopsense.ingest) -------------------------------------------------------------------------
-MAP_HELP = ('Your column = ShopSense\'s, e.g. --map "item=Item Purchased" (repeatable; adds to [columns] '
-            'in shopsense.toml).')
-DELIMITER_HELP = "Field delimiter of the input (default: detected from the header: , ; tab or |)."
-ENCODING_HELP = "Encoding of the input, e.g. latin-1 (default: UTF-8, with or without BOM)."
-
-
-def with_input_format(config: Config, maps: Optional[list[str]], delimiter: Optional[str],
-                      encoding: Optional[str]) -> Config:
-    """The config with the input-format options of the command line (`--map` adds to `[columns]`)."""
-    from shopsense.ingest.columns import parse_map_options
-
-    overrides = {"columns": {**config.columns, **parse_map_options(maps)}}
-    if delimiter is not None:
-        overrides["input_delimiter"] = "\t" if delimiter in ("\\t", "tab") else delimiter
-    if encoding is not None:
-        overrides["input_encoding"] = encoding
-    return config.with_overrides(**overrides)
-
-
 @app.command()
 def ingest(
     ctx: typer.Context,
