@@ -69,7 +69,7 @@ def ingest_steps(meter: Meter, spark, csv: Path, work: Path) -> None:
     from pyspark.sql import functions as F
 
     from shopsense.ingest import correlation
-    from shopsense.ingest.atomic import stage_parquet
+    from shopsense.io import stage_parquet
     from shopsense.ingest.stage import classified_rows, clean_rows, quarantined_rows
     from shopsense.ingest.read import read_header, read_raw
     from shopsense.ingest.split import count_outcomes, deduplicate
@@ -83,11 +83,11 @@ def ingest_steps(meter: Meter, spark, csv: Path, work: Path) -> None:
     meter("  scan + validate (aggregate)", lambda: validate_and_type(raw()).agg(F.bit_or(REASON_BITS)).first())
     classified = classified_rows(raw()).persist(StorageLevel.MEMORY_AND_DISK)
     meter("  scan+dedupe+validate+count+cache", count_outcomes, classified)
-    clean = meter("  write clean Parquet", stage_parquet, clean_rows(classified), work / "clean")
+    clean = meter("  write clean Parquet", stage_parquet, clean_rows(classified), str(work / "clean"))
     quarantine = quarantined_rows(classified, header.sources)
-    meter("  write quarantine Parquet", stage_parquet, quarantine, work / "quarantine")
+    meter("  write quarantine Parquet", stage_parquet, quarantine, str(work / "quarantine"))
     classified.unpersist()
-    df = spark.read.parquet(str(clean))
+    df = spark.read.parquet(clean.location)
     meter("  correlations (ShopSense)", correlation.correlations, df, 0.85)
     features = list(correlation.FEATURES)
     vectors = VectorAssembler(inputCols=features, outputCol="v").transform(

@@ -8,11 +8,11 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from shopsense import io
-from shopsense.analytics.pipeline import analyze
+from shopsense.analytics.stage import analyze
 from shopsense.catalog.tables import DATABASE, Catalog
 from shopsense.config import load_config
 from shopsense.generate import generate, write_csv
-from shopsense.ingest.pipeline import ingest
+from shopsense.ingest.stage import ingest
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def test_a_file_uri_data_root_gives_the_outputs_of_the_default(spark, tmp_path, 
     summaries = {}
     with settings_kept():
         for config in (default, moved):
-            summaries[config.home.name] = ingest(spark, config, raw)
+            summaries[config.home.name] = ingest(spark, config, raw).to_dict()
             analyze(spark, config)
 
     assert moved.processed_dir == f"{elsewhere}/processed/shopping"

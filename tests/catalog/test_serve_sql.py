@@ -16,10 +16,10 @@ import pandas as pd
 import pyspark
 import pytest
 
-from shopsense.analytics.pipeline import analyze
+from shopsense.analytics.stage import analyze
 from shopsense.config import CONFIG_FILE, load_config
 from shopsense.generate import generate, write_csv
-from shopsense.ingest.pipeline import ingest
+from shopsense.ingest.stage import ingest
 
 pytestmark = pytest.mark.slow
 hive = pytest.importorskip("pyhive.hive")
@@ -103,9 +103,9 @@ def test_new_outputs_are_seen_without_a_restart(served, spark, settings_kept):
     # machine's margin (docs/sql.md: commit to visible, median 1.8 s, max 5.9 s).
     counts = [pyhive_rows(port, "SELECT count(*) FROM purchases", cursor)[0][0]]
     deadline = time.monotonic() + REFRESH_MARGIN
-    while counts[-1] != summary["rows_clean"] and time.monotonic() < deadline:
+    while counts[-1] != summary.rows_clean and time.monotonic() < deadline:
         counts.append(pyhive_rows(port, "SELECT count(*) FROM purchases", cursor)[0][0])
-    assert set(counts) <= {1500, summary["rows_clean"]} and counts[-1] == summary["rows_clean"], counts
+    assert set(counts) <= {1500, summary.rows_clean} and counts[-1] == summary.rows_clean, counts
     # An append-only stream output: a new micro-batch folder is read by the next query.
     assert pyhive_rows(port, "SELECT count(*) FROM stream_sales_kpis", cursor) == [(1,)]
     spark.createDataFrame([(2, 20.0)], "window int, revenue double").write.parquet(

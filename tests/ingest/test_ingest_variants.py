@@ -214,14 +214,14 @@ def test_run_input_without_the_promo_column_completes(spark, tmp_path):
     from rich.console import Console
 
     from shopsense.generate import generate, write_csv
-    from shopsense.pipeline import run_pipeline
+    from shopsense.run import run_stages
     from tests.conftest import TEST_SPARK, TINY_ML
 
     full = write_csv(generate(400, seed=3), tmp_path / "full.csv")
     path = tmp_path / "no_promo.csv"
     pd.read_csv(full, dtype=str).drop(columns=["Promo Code Used"]).to_csv(path, index=False)
     config = load_config(home=tmp_path / "home").with_overrides(spark=TEST_SPARK, ml=TINY_ML)
-    results = run_pipeline(config, input_csv=str(path), console=Console(file=text_io.StringIO(), width=240))
+    results = run_stages(config, input_csv=str(path), console=Console(file=text_io.StringIO(), width=240))
     assert list(results) == ["ingest", "analyze", "train", "stream"]
     assert "missing columns (null): promo_code_used" in results["ingest"].notes
     assert results["train"].notes[0] == ("promo: not trained: the input has no promo column "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pyspark.sql.types import StructType
 
 from shopsense import io, schema
-from shopsense.analytics.pipeline import KPIS_TABLE
+from shopsense.analytics.stage import KPIS_TABLE
 from shopsense.analytics.queries import QUERIES, parse_header, render_sql
 from shopsense.config import Config
 from shopsense.streaming.runner import QUERY_NAMES as STREAM_QUERIES
