@@ -1,8 +1,7 @@
 """`shopsense run`: every stage in order, counts that add up, a safe re-run, a failing stage named."""
 from __future__ import annotations
-from shopsense.io import local_current_folder
-from pathlib import Path
 
+from pathlib import Path
 import io
 import json
 import re
@@ -15,6 +14,7 @@ from rich.console import Console
 
 from shopsense.generate import generate
 from shopsense.run import STAGE_NAMES, StageFailed, run_stages
+from shopsense.io import local_current_folder
 from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS, SAMPLE_CSV, TINY_ML
 
 pytestmark = pytest.mark.slow

@@ -31,7 +31,8 @@ OBJECT_STORE_SCHEMES = frozenset({"s3", "s3a", "s3n", "gs", "abfs", "abfss", "wa
 
 
 # --- Hadoop FileSystem API (the JVM's, so every Hadoop-compatible URI works) ------------------------------
-def _fs_path(spark, uri: str):
+def hadoop_path(spark, uri: str):
+    """(FileSystem, Path) of a URI through the session's Hadoop configuration (local, HDFS, object stores)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -42,20 +43,25 @@ def _fs_path(spark, uri: str):
 
 def list_names(spark, uri: str) -> list[str]:
     """Names of the entries of folder `uri` (empty when it does not exist)."""
-    fs, path = _fs_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     if not fs.exists(path):
         return []
     return sorted(status.getPath().getName() for status in fs.listStatus(path))
 
 
+def make_dirs(spark, uri: str) -> None:
+    fs, path = hadoop_path(spark, uri)
+    fs.mkdirs(path)
+
+
 def delete(spark, uri: str) -> None:
-    fs, path = _fs_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     fs.delete(path, True)
 
 
 def read_text(spark, uri: str) -> str | None:
     """The file's text, or None when it does not exist."""
-    fs, path = _fs_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     if not fs.exists(path):
         return None
     stream = fs.open(path)
@@ -67,7 +73,7 @@ def read_text(spark, uri: str) -> str | None:
 
 def write_text_atomic(spark, uri: str, text: str) -> None:
     """Replace the file at `uri` in one step: readers see the old text or the new, never a part."""
-    fs, path = _fs_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     data = bytearray(text.encode("utf-8"))
     if fs.getUri().getScheme() in OBJECT_STORE_SCHEMES:
         _write(fs, path, data)  # the object appears (or is replaced) whole when the stream closes

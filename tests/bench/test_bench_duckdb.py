@@ -1,7 +1,6 @@
 """The benchmark's DuckDB side applies the ingestion rules (same counts as the generator planted), and the
 engine comparison detects a difference in the clean data, a count or one query cell. No Spark needed."""
 from __future__ import annotations
-from shopsense.io import local_current_folder
 
 import json
 import shutil
@@ -15,6 +14,7 @@ from benchmarks.compare import ResultsDiffer, compare
 from benchmarks.run import markdown, update_doc
 from shopsense.config import load_config
 from shopsense.generate import generate, write_csv
+from shopsense.io import local_current_folder
 
 # The reason code each dirty kind of the generator must produce (as in tests/ingest/test_ingest_pipeline.py).
 EXPECTED_REASON = {

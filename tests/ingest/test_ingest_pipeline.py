@@ -129,7 +129,7 @@ def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config,
     variant = config.home / "variant.csv"
     variant.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     first = ingest(spark, config, variant)
-    assert first["rows_quarantined"] == 0 and first["ignored_columns"] == ["Preferred Payment Method"]
+    assert first.rows_quarantined == 0 and first.ignored_columns == ["Preferred Payment Method"]
     before = spark.read.parquet(current_location(spark, config.processed_dir)).toPandas()
 
     def broken(*args, **kwargs):
@@ -140,9 +140,9 @@ def test_failed_run_keeps_previous_output_and_rerun_is_idempotent(spark, config,
         ingest(spark, config, write_csv(generate(50, seed=9), config.home / "other.csv"))
     monkeypatch.undo()
     pd.testing.assert_frame_equal(spark.read.parquet(current_location(spark, config.processed_dir)).toPandas(), before)
-    assert json.loads(config.ingest_summary.read_text())["rows_read"] == first["rows_read"]
+    assert json.loads(config.ingest_summary.read_text())["rows_read"] == first.rows_read
     assert len(list_names(spark, f"{config.processed_dir}/{SNAPSHOTS}")) == 1  # the crashed run's snapshot is gone
 
     again = ingest(spark, config, variant)
-    assert again["rows_clean"] == first["rows_clean"]
-    assert spark.read.parquet(current_location(spark, config.processed_dir)).count() == first["rows_clean"]  # no duplication
+    assert again.rows_clean == first.rows_clean
+    assert spark.read.parquet(current_location(spark, config.processed_dir)).count() == first.rows_clean  # no duplication

@@ -1,7 +1,6 @@
 """The copies of the data users actually have: each variant of the real sample rows (tests/fixtures) gives
 the same processed rows as the canonical file, read by the one ingest code path (`read_input`)."""
 from __future__ import annotations
-from shopsense.io import current_location
 
 import csv
 import gzip
@@ -17,6 +16,7 @@ from shopsense.config import load_config
 from shopsense.errors import ShopSenseError
 from shopsense.ingest.split import count_outcomes
 from shopsense.ingest.stage import clean_rows, read_input
+from shopsense.io import current_location
 
 SAMPLE_CSV = Path(__file__).parents[1] / "fixtures" / "shopping_sample.csv"
 pytestmark = pytest.mark.slow  # a dozen reads of the sample through Spark
@@ -193,7 +193,7 @@ def test_quarantine_share_guard_keeps_the_previous_output(spark, canonical, tmp_
     _, header, rows, _ = canonical
     config = load_config(home=tmp_path)
     ingest(spark, config, write(tmp_path / "good.csv", header, rows))
-    outputs = (config.processed_dir, config.quarantine_rows_dir, config.reports_dir)
+    outputs = (Path(config.processed_dir), Path(config.quarantine_rows_dir), config.reports_dir)  # local home
     before = {p: p.read_bytes() for folder in outputs for p in sorted(folder.rglob("*")) if p.is_file()}
     garbage = [[("n/a" if j == column("Purchase Amount (USD)") else v) for j, v in enumerate(r)] for r in rows]
     with pytest.raises(ShopSenseError) as error:
@@ -226,4 +226,4 @@ def test_run_input_without_the_promo_column_completes(spark, tmp_path):
     assert "missing columns (null): promo_code_used" in results["ingest"].notes
     assert results["train"].notes[0] == ("promo: not trained: the input has no promo column "
                                          "(`promo_code_used` is null in every row)")
-    assert spark.read.parquet(str(config.processed_dir)).where("promo_code_used IS NOT NULL").count() == 0
+    assert spark.read.parquet(current_location(spark, config.processed_dir)).where("promo_code_used IS NOT NULL").count() == 0

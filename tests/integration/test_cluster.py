@@ -12,6 +12,7 @@ import pytest
 
 from integration.standalone import standalone_cluster
 from shopsense.config import load_config
+from shopsense.io import local_current_folder
 
 pytestmark = pytest.mark.slow
 STAGES = "ingest,analyze,train"
@@ -55,7 +56,7 @@ def run_stages(home: Path, csv: Path, master: str, settings: str) -> subprocess.
 
 
 def rows_of(folder: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(folder)
+    frame = pd.read_parquet(local_current_folder(str(folder)))  # the output's committed snapshot
     if "reasons" in frame:  # lists do not sort
         frame["reasons"] = frame["reasons"].map(" ".join)
     return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)

@@ -18,7 +18,8 @@ from shopsense.errors import ShopSenseError
 from shopsense.streaming import queries
 from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.progress import ProgressPrinter
-from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink, make_dirs
+from shopsense.io import make_dirs
+from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink
 from shopsense.streaming.source import EVENT_TIME, parse_events, read_stream, valid_events
 
 # The CSV files are parsed and validated once, by this query, into a Parquet stream (the layering usually

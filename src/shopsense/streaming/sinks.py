@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 from pyspark.sql import DataFrame, Row
 from pyspark.sql.types import StructType
 
+from shopsense.io import hadoop_path
+
 BATCH_COLUMN = "batch_id"
 SUCCESS_MARKER = "_SUCCESS"
 STOP_MARKER = "shopsense: stop requested"
@@ -30,17 +32,6 @@ CONSOLE_ROWS = 20  # rows of one micro-batch printed on the console; the rest is
 class StopRequested(RuntimeError):
     """Raised by a sink when the pipeline is stopping: the micro-batch is not committed and is replayed on
     the next start (exactly once thanks to the idempotent durable sink)."""
-
-
-def hadoop_path(spark, uri: str):
-    """(FileSystem, Path) of a URI, through the session's Hadoop configuration (local, HDFS, object stores)."""
-    path = spark._jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark._jsc.hadoopConfiguration()), path
-
-
-def make_dirs(spark, uri: str) -> None:
-    fs, path = hadoop_path(spark, uri)
-    fs.mkdirs(path)
 
 
 class BatchOutput:
