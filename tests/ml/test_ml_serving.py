@@ -121,8 +121,9 @@ def test_permuted_labels_serve_the_baselines_in_the_cli_and_the_app(trained_on_n
 
 
 @pytest.mark.slow
-def test_a_later_losing_training_removes_the_champion(spark, processed_frame, tmp_path):
-    """Never a model without evidence on the current data: the alias follows the latest decision."""
+def test_a_later_losing_training_removes_the_champion(spark, processed_frame, tmp_path, capfd):
+    """Never a model without evidence on the current data: the alias follows the latest decision. MLflow's own
+    console lines (registration, new versions, store creation) stay off the console."""
     from shopsense.ml import tracking
     from shopsense.ml.inference import Predictor
     from shopsense.ml.training import train_models
@@ -141,5 +142,7 @@ def test_a_later_losing_training_removes_the_champion(spark, processed_frame, tm
     second = train_models(config, ("promo",), spark=spark)["promo"].card
     assert second.serving.serving == "baseline" and second.mlflow["version"] == "2"
     assert tracking.champion_version(config, "shopsense_promo") is None
+    console = "".join(capfd.readouterr())
+    assert "shopsense_promo" not in console and "Created version" not in console
     predictor = Predictor(config, spark=spark, models=("promo",))
     assert predictor.promo_probability(predictor.customer_profile(1))["served"] == "baseline"

@@ -6,9 +6,10 @@ The tracking store defaults to `sqlite:///<home>/mlflow.db` with artifacts under
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from typing import TYPE_CHECKING
 
 from shopsense.config import Config
@@ -23,6 +24,8 @@ CHAMPION = "champion"
 MODEL_ARTIFACT = "model"
 CARD_ARTIFACT = "card.json"
 
+log = logging.getLogger(__name__)
+
 
 def _mlflow():
     """mlflow, imported with its usage telemetry off (nothing leaves the machine)."""
@@ -30,10 +33,23 @@ def _mlflow():
     os.environ.setdefault("DO_NOT_TRACK", "true")
     import mlflow
 
-    # Its INFO lines (database creation, "Created version ...") would interleave with the CLI's own output.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-
     return mlflow
+
+
+@contextmanager
+def _quiet():
+    """MLflow's own console lines ("Successfully registered model ...", "Created version ...", store
+    migrations, download progress) kept off the console: its `eprint` and its loggers write to whatever
+    `sys.stderr` is at the time, so they are captured here and passed on at DEBUG level. (`mlflow.utils.
+    logging_utils.disable_logging` does not hold: `log_model` re-enables the stream on its way out.)
+    Failures still reach the user, as an MlflowException turned into a ShopSenseError."""
+    captured = io.StringIO()
+    try:
+        with redirect_stderr(captured):
+            yield
+    finally:
+        if captured.getvalue().strip():
+            log.debug("mlflow: %s", captured.getvalue().strip())
 
 
 @contextmanager
@@ -83,33 +99,34 @@ def log_training(config: Config, spec: "ModelSpec", trained: "TrainedModel") -> 
 
     mlflow = _mlflow()
     card = trained.card
-    try:
-        experiment_id = _experiment_id(config)
-        with _fluent(config), mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
-            params = {k: v for k, v in _flat("", card.params, {}).items() if k != "search.grid"}
-            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-            metrics = {k: float(v) for k, v in _flat("", card.metrics, {}).items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            # The headline metric and its baseline under fixed names: runs of one model compare at a glance.
-            metrics |= {f"test_{spec.metric}": float(card.metrics["model"][spec.metric]),
-                        f"baseline_{spec.metric}": float(card.metrics[spec.baseline][spec.metric]),
-                        "lift_ci_low": card.serving.lift_low, "lift_ci_high": card.serving.lift_high}
-            mlflow.log_metrics(metrics)
-            mlflow.set_tags({"model": spec.name, "serving": card.serving.serving,
-                             "data_fingerprint.rows": card.data_fingerprint["rows"],
-                             "data_fingerprint.hash": card.data_fingerprint["hash"]})
-            mlflow.log_dict(card.to_json(), CARD_ARTIFACT)
-            # Requirements stated, not inferred: inference would load the model again in a subprocess.
-            info = mlflow.spark.log_model(trained.model, MODEL_ARTIFACT, registered_model_name=spec.registered_name,
-                                          pip_requirements=[f"pyspark=={pyspark.__version__}"])
-        version = str(info.registered_model_version)
-        tracker = client(config)
-        if card.serving.serves_model:
-            tracker.set_registered_model_alias(spec.registered_name, CHAMPION, version)
-        else:
-            remove_champion(config, spec.registered_name)
-    except mlflow.exceptions.MlflowException as exc:
-        raise ShopSenseError(f"MLflow tracking at {config.tracking_uri} failed: {exc}") from None
+    with _quiet():
+        try:
+            experiment_id = _experiment_id(config)
+            with _fluent(config), mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
+                params = {k: v for k, v in _flat("", card.params, {}).items() if k != "search.grid"}
+                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+                metrics = {k: float(v) for k, v in _flat("", card.metrics, {}).items()
+                           if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                # The headline metric and its baseline under fixed names: runs of one model compare at a glance.
+                metrics |= {f"test_{spec.metric}": float(card.metrics["model"][spec.metric]),
+                            f"baseline_{spec.metric}": float(card.metrics[spec.baseline][spec.metric]),
+                            "lift_ci_low": card.serving.lift_low, "lift_ci_high": card.serving.lift_high}
+                mlflow.log_metrics(metrics)
+                mlflow.set_tags({"model": spec.name, "serving": card.serving.serving,
+                                 "data_fingerprint.rows": card.data_fingerprint["rows"],
+                                 "data_fingerprint.hash": card.data_fingerprint["hash"]})
+                mlflow.log_dict(card.to_json(), CARD_ARTIFACT)
+                # Requirements stated, not inferred: inference would load the model again in a subprocess.
+                info = mlflow.spark.log_model(trained.model, MODEL_ARTIFACT, registered_model_name=spec.registered_name,
+                                              pip_requirements=[f"pyspark=={pyspark.__version__}"])
+            version = str(info.registered_model_version)
+            tracker = client(config)
+            if card.serving.serves_model:
+                tracker.set_registered_model_alias(spec.registered_name, CHAMPION, version)
+            else:
+                remove_champion(config, spec.registered_name)
+        except mlflow.exceptions.MlflowException as exc:
+            raise ShopSenseError(f"MLflow tracking at {config.tracking_uri} failed: {exc}") from None
     return {"run_id": run.info.run_id, "registered_model": spec.registered_name, "version": version,
             "champion": card.serving.serves_model, "tracking_uri": config.tracking_uri}
 
@@ -137,5 +154,5 @@ def champion_version(config: Config, registered_name: str) -> str | None:
 
 def load_champion(config: Config, registered_name: str):
     """The champion's Spark PipelineModel (`models:/<name>@champion`)."""
-    with _fluent(config) as mlflow:
+    with _quiet(), _fluent(config) as mlflow:
         return mlflow.spark.load_model(f"models:/{registered_name}@{CHAMPION}")
