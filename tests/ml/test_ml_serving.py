@@ -122,8 +122,10 @@ def test_permuted_labels_serve_the_baselines_in_the_cli_and_the_app(trained_on_n
 
 @pytest.mark.slow
 def test_a_later_losing_training_removes_the_champion(spark, processed_frame, tmp_path, capfd):
-    """Never a model without evidence on the current data: the alias follows the latest decision. MLflow's own
-    console lines (registration, new versions, store creation) stay off the console."""
+    """Never a model without evidence on the current data: the alias follows the latest decision, and so does
+    the models section of an existing report.html. MLflow's own console lines (registration, new versions,
+    store creation) stay off the console."""
+    from shopsense.analytics.report import MODELS_END, MODELS_START, render_models
     from shopsense.ml import tracking
     from shopsense.ml.inference import Predictor
     from shopsense.ml.training import train_models
@@ -133,14 +135,23 @@ def test_a_later_losing_training_removes_the_champion(spark, processed_frame, tm
         ml=MLSettings(promo_num_trees=(8,), promo_max_depth=(4,)))
     frame = processed_frame(3000, seed=11)
     spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
+    config.report_html.parent.mkdir(parents=True)
+    config.report_html.write_text(f"<main>{render_models({}, {})}</main>")  # as `analyze` left it: no model yet
+
+    def report_models() -> str:
+        return config.report_html.read_text().split(MODELS_START, 1)[1].split(MODELS_END, 1)[0]
+
     first = train_models(config, ("promo",), spark=spark)["promo"].card
     assert first.serving.serving == "model"
+    assert "Serving the model:" in report_models() and "Brier score" in report_models()
+    assert "Not trained yet: run <code>shopsense train season</code>" in report_models()
     assert tracking.champion_version(config, "shopsense_promo") == first.mlflow["version"] == "1"
 
     frame["promo_code_used"] = np.random.default_rng(0).permutation(frame["promo_code_used"].to_numpy())
     spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.mode("overwrite").parquet(str(config.processed_dir))
     second = train_models(config, ("promo",), spark=spark)["promo"].card
     assert second.serving.serving == "baseline" and second.mlflow["version"] == "2"
+    assert "Serving the baseline:" in report_models() and "Serving the model:" not in report_models()
     assert tracking.champion_version(config, "shopsense_promo") is None
     console = "".join(capfd.readouterr())
     assert "shopsense_promo" not in console and "Created version" not in console

@@ -16,7 +16,12 @@ from shopsense.analytics.basket import BasketStats
 from shopsense.analytics.eda import Kpis
 from shopsense.analytics.plots import Plot
 from shopsense.analytics.queries import QueryResult
+from shopsense.config import Config
 from shopsense.io import write_text
+from shopsense.ml.calibration import reliability_plot
+from shopsense.ml.model_card import ModelCard, NotTrainedCard, read_card
+from shopsense.ml.registry import NAMES as MODEL_NAMES
+from shopsense.ml.serving import label as serving_label
 
 MONEY_WORDS = ("revenue", "amount", "spend", "basket")
 RATE_WORDS = ("share", "support", "confidence")  # fractions 0-1, shown as percentages
@@ -92,6 +97,10 @@ PLOT_SECTION = ("plots", "Who buys what", "How are purchases, customers and reve
                 "categories, items, states, seasons and the ways people pay and ship?")
 QUERY_SECTION = ("queries", "Questions answered by the SQL suite",
                  "Each card answers one business question; click a column heading to sort its table.")
+MODEL_SECTION = ("models", "Models", "Which model is served, on what evidence from held-out test data, and how "
+                 "far can the promo propensities be trusted?")
+# The models section sits between these markers: `shopsense train` replaces it in an existing report.
+MODELS_START, MODELS_END = "<!-- models:start -->", "<!-- models:end -->"
 
 
 def _image_data_uri(path: Path) -> str:
@@ -158,9 +167,81 @@ def _heading(section: tuple[str, str, str]) -> str:
     return f'<h2 id="{anchor}">{html.escape(title)}</h2>\n<p class="question">{html.escape(question)}</p>'
 
 
+def _serving_table(card: ModelCard) -> str:
+    decision = card.serving
+    frame = pd.DataFrame([{"serving": decision.serving, "metric": decision.metric, "model": decision.model_value,
+                           "baseline": decision.baseline, "baseline value": decision.baseline_value,
+                           "lift CI low": decision.lift_low, "lift CI high": decision.lift_high,
+                           "min lift": decision.min_lift, "resamples": decision.resamples,
+                           "customers": decision.customers}])
+    return _table(frame, 1, 1)
+
+
+def _calibration(calibration: dict, plot: Path | None) -> str:
+    """The promo model's propensity norms: Brier score, reliability table and plot, decile lift/gain table."""
+    reliability = pd.DataFrame([{"predicted bin": r["bin"], "rows": r["rows"], "mean predicted": r["predicted"],
+                                 "observed": r["observed"]} for r in calibration["reliability"]])
+    deciles = pd.DataFrame([{"decile (best first)": d["decile"], "rows": d["rows"], "promo rate": d["positive_rate"],
+                             "lift": d["lift"], "cumulative gain": d["cumulative_gain"]} for d in calibration["deciles"]])
+    parts = [f'<p class="explain"><b>Brier score</b> {calibration["brier"]:.4f} on test rows (a constant base rate '
+             f'scores {calibration["brier_base_rate"]:.4f}; lower is better).</p>',
+             "<h4>Reliability: predicted vs observed share using a promo code</h4>",
+             _table(reliability, len(reliability), len(reliability))]
+    if plot is not None and plot.exists():
+        parts.append(f'<figure id="plot-promo-reliability"><img src="{_image_data_uri(plot)}" '
+                     f'alt="promo reliability plot"><figcaption>Predicted vs observed rate per bin (dot size = '
+                     f'test rows); the dashed diagonal is perfect calibration.</figcaption></figure>')
+    parts += ["<h4>Lift and gain by decile of predicted propensity (top-decile lift vs the base rate)</h4>",
+              _table(deciles, len(deciles), len(deciles))]
+    return "\n".join(parts)
+
+
+def _model_card_section(name: str, card: ModelCard | NotTrainedCard | None, plot: Path | None) -> str:
+    parts = [f'<section class="query" id="model-{name}">', f"<h3>{html.escape(name)}</h3>"]
+    if card is None:
+        parts.append(f'<p class="notice">Not trained yet: run <code>shopsense train {name}</code>.</p>')
+    elif isinstance(card, NotTrainedCard):
+        parts.append(f'<p class="notice">Not trained on this data: {html.escape(card.not_trained)}</p>')
+    else:
+        css = "explain" if card.serving.serves_model else "notice"
+        parts += [f'<p class="meta">{html.escape(card.task)} &middot; trained {html.escape(card.created_utc)} on '
+                  f'{card.data_fingerprint.get("rows", 0):,} rows</p>',
+                  f'<p class="{css}"><b>Serving the {card.serving.serving}:</b> '
+                  f"{html.escape(serving_label(card.serving))}</p>", _serving_table(card)]
+        calibration = card.details.get("calibration")
+        if calibration:
+            parts.append(_calibration(calibration, plot))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def render_models(cards: dict[str, ModelCard | NotTrainedCard | None], plots: dict[str, Path]) -> str:
+    """The models section, markers included: each model's serving decision and lift interval and, for the
+    promo model, its propensity norms; `plots` maps a model to its reliability plot. A model without a card
+    says which command trains it."""
+    body = [MODELS_START, _heading(MODEL_SECTION)]
+    if not any(cards.get(name) for name in MODEL_NAMES):
+        body.append('<p class="notice">No model is trained yet: run <code>shopsense train</code> (or '
+                    "<code>shopsense run</code>); training adds the models to this report.</p>")
+    else:
+        body += [_model_card_section(name, cards.get(name), plots.get(name)) for name in MODEL_NAMES]
+    body.append(MODELS_END)
+    return "\n".join(body)
+
+
+def with_models(page: str, models: str) -> str:
+    """`page` with its models section replaced by `models` (added at the end of the page's main part when an
+    older report has none)."""
+    if MODELS_START in page and MODELS_END in page:
+        head, rest = page.split(MODELS_START, 1)
+        return head + models + rest.split(MODELS_END, 1)[1]
+    return page.replace("</main>", f"{models}\n</main>", 1)
+
+
 def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
-                  baskets: dict[str, BasketStats], source: Path, max_rows: int) -> str:
-    """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics."""
+                  baskets: dict[str, BasketStats], source: Path, max_rows: int, models: str | None = None) -> str:
+    """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics;
+    `models` is the models section (`render_models`; default: the section saying how to train them)."""
     cards = "".join(
         f'<div class="kpi"><div class="label">{html.escape(label)}</div>'
         f'<div class="value">{html.escape(value)}</div></div>'
@@ -191,6 +272,7 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
 {_heading(QUERY_SECTION)}
 <nav>{toc}</nav>
 {sections}
+{render_models({}, {}) if models is None else models}
 </main>
 <script>{SORT_SCRIPT}</script>
 </body></html>
@@ -199,3 +281,23 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
 
 def write_report(page: str, path: Path) -> Path:
     return write_text(page, path)
+
+
+def models_section(config: Config) -> str:
+    """The models section from the cards `shopsense train` wrote (a model without a readable card: not trained)."""
+    cards: dict[str, ModelCard | NotTrainedCard | None] = {}
+    for name in MODEL_NAMES:
+        try:
+            cards[name] = read_card(config.model_dir(name))
+        except (OSError, ValueError):  # no card (never trained), or a damaged one: training writes it anew
+            cards[name] = None
+    return render_models(cards, {name: reliability_plot(config.reports_dir, name) for name in MODEL_NAMES})
+
+
+def refresh_models_section(config: Config) -> Path | None:
+    """Replace the models section of an existing report.html with the current cards (`shopsense train` calls
+    this: `shopsense run` analyzes before it trains). No report yet: nothing to do, `analyze` renders it."""
+    path = config.report_html
+    if not path.exists():
+        return None
+    return write_report(with_models(path.read_text(encoding="utf-8"), models_section(config)), path)

@@ -12,7 +12,7 @@ from shopsense.analytics import eda
 from shopsense.analytics.basket import BasketStats, basket_stats
 from shopsense.analytics.plots import Plot, write_plots
 from shopsense.analytics.queries import QUERIES, VIEW, Query, QueryResult, release, run_query, save_csv
-from shopsense.analytics.report import render_report, write_report
+from shopsense.analytics.report import models_section, render_report, write_report
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
 from shopsense.io import local_output, read_processed, write_json, write_parquet
@@ -129,7 +129,8 @@ def analyze(spark, config: Config) -> Analysis:
             profile.to_csv(tmp, index=False)
         plots = write_plots(profile, kpis, config.plots_dir)
         results, baskets = run_suite(spark, purchases, config)
-        page = render_report(kpis, plots, results, baskets, config.processed_dir, config.report_max_table_rows)
+        page = render_report(kpis, plots, results, baskets, config.processed_dir, config.report_max_table_rows,
+                             models=models_section(config))
         report = write_report(page, config.report_html)
     finally:
         purchases.unpersist()

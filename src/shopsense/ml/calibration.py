@@ -66,6 +66,11 @@ def norms(scores: np.ndarray, labels: np.ndarray) -> dict:
             "reliability": reliability(scores, labels), "deciles": deciles(scores, labels)}
 
 
+def reliability_plot(reports_dir: Path, name: str) -> Path:
+    """Where model `name`'s reliability plot is written (the app's gallery and report.html show it)."""
+    return reports_dir / "ml" / f"{name}_reliability.png"
+
+
 def write_reliability_plot(calibration: dict, path: Path) -> Path:
     """Predicted vs observed rate per bin (dot size = rows), with the diagonal of perfect calibration."""
     import matplotlib

@@ -1,9 +1,10 @@
 """The inference API of the trained models (used by the app): load once, answer single requests fast.
 
 Loading reads each saved PipelineModel once, plus lookups (each customer's latest profile and purchase
-history, the popularity list, the ALS recommendations precomputed at training time), so that a request is one
-one-row Spark `PipelineModel.transform` (promo, season) or a lookup by customer id (recommend). The
-per-customer lookups stay Arrow tables (`CustomerTable`): compact at millions of customers.
+history, the popularity list, the ALS recommendations precomputed at training time), so that a request is the
+fitted forest's single-row `predictProbability` on the vector its fitted feature stages give the profile
+(promo, season; ml/scoring.py, no Spark job) or a lookup by customer id (recommend). The per-customer lookups
+stay Arrow tables (`CustomerTable`): compact at millions of customers.
 Predictions always come from Spark's own fitted models: ShopSense does not re-implement model evaluation.
 """
 from __future__ import annotations
@@ -13,14 +14,11 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.ml import PipelineModel
-from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from shopsense import schema
 from shopsense.config import Config
@@ -31,6 +29,7 @@ from shopsense.ml import season as season_model
 from shopsense.ml import tracking
 from shopsense.ml.model_card import CARD_FILE, ModelCard, NotTrainedCard, read_card
 from shopsense.ml.registry import MODELS
+from shopsense.ml.scoring import RowScorer
 from shopsense.ml.serving import label as serving_label
 
 PROMO_INPUTS: tuple[str, ...] = promo.CANDIDATES
@@ -154,6 +153,8 @@ class Predictor:
                 self._missing[name] = f"model '{name}' is not loaded by this command"
         self._load_customers()
         self._load_recommendations()
+        # A request is answered without a Spark job (ml/scoring.py); the vocabularies are encoded once, here.
+        self._scorers = {name: RowScorer(self.spark, model) for name, model in self.models.items() if model is not None}
 
     # --- loading ------------------------------------------------------------------------------------
     def _load(self, name: str) -> None:
@@ -257,12 +258,10 @@ class Predictor:
         return self.cards[name]
 
     def _probabilities(self, name: str, row: dict) -> list[float]:
-        model = self._model(name)  # raises ModelUnavailable with the command to run
-        fields = [f for f in schema.PROCESSED_SCHEMA.fields if f.name in row]
-        # From pandas, the row travels as one Arrow batch straight into the JVM; from a Python list it would
-        # go through a Python worker process (measured once on an idle machine: p50 390 ms -> 58 ms per request).
-        frame = self.spark.createDataFrame(pd.DataFrame([{f.name: row[f.name] for f in fields}]), StructType(fields))
-        return model.transform(frame).select(vector_to_array("probability").alias("p")).first().p
+        """The served model's class probabilities for one validated profile: its fitted feature stages and its
+        classifier's single-row `predictProbability` (ml/scoring.py), equal to `transform` on the same row."""
+        self._model(name)  # raises ModelUnavailable with the command to run
+        return self._scorers[name].probabilities(row)
 
     # --- answers ------------------------------------------------------------------------------------
     def promo_probability(self, profile: dict) -> dict:

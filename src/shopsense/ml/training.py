@@ -6,10 +6,11 @@ import shutil
 
 from pyspark.sql import DataFrame
 
+from shopsense.analytics.report import refresh_models_section
 from shopsense.config import Config
 from shopsense.errors import NotLearnable
 from shopsense.io import read_processed, write_json
-from shopsense.ml.calibration import write_reliability_plot
+from shopsense.ml.calibration import reliability_plot, write_reliability_plot
 from shopsense.ml import tracking
 from shopsense.ml.model_card import ModelCard, NotTrainedCard, TrainedModel, save_model, write_card
 from shopsense.ml.registry import MODELS, NAMES, ModelSpec
@@ -25,7 +26,7 @@ def train_one(spec: ModelSpec, df: DataFrame, config: Config) -> TrainedModel:
     trained.card.mlflow = tracking.log_training(config, spec, trained)
     calibration = trained.card.details.get("calibration")
     if calibration:  # a propensity model: its reliability plot and tables go to the reports
-        write_reliability_plot(calibration, config.reports_dir / "ml" / f"{spec.name}_reliability.png")
+        write_reliability_plot(calibration, reliability_plot(config.reports_dir, spec.name))
         write_json(calibration, config.reports_dir / "ml" / f"{spec.name}_calibration.json")
     save_model(trained.model, trained.card, model_dir)  # the card is written last: its presence means "complete"
     return trained
@@ -50,6 +51,7 @@ def train_models(config: Config, names: tuple[str, ...] = NAMES, spark=None) -> 
                 if len(names) == 1:
                     raise NotLearnable(f"model '{name}' cannot be trained: {exc}") from None
                 trained[name] = TrainedModel(None, record_not_trained(config, name, str(exc)))
+        refresh_models_section(config)  # report.html (when `analyze` wrote one) shows these models now
         return trained
     finally:
         df.unpersist()
