@@ -1,16 +1,19 @@
 """Warm prediction latency of the web app, per tab: p50/p95 over a few hundred requests.
 
-Three views of the same work:
+Views of the same work:
   direct     the tab's handler called in-process (Spark + model + formatting, no HTTP)
-  client     gradio_client against a running `shopsense app` (what an API user sees; includes the
-             client's own result polling)
-  parallel   4 client threads at once against the app on each tab, with ShopSense's concurrency setting,
-             and on the promo tab also with Gradio's default concurrency of 1 per event (docs/app.md)
+  client     gradio_client against a running `shopsense app` (what a Python API user sees; includes the
+             client's own result polling, which sleeps 50 ms between looks at its message queue)
+  http       Gradio's REST route, as curl or the browser's event stream use it: POST
+             /gradio_api/call/<api_name>, then read the result from its server-sent event stream
+  parallel   4 clients at once (threads, each its own gradio_client or HTTP connection) against the app on
+             each tab, with ShopSense's concurrency setting, and on the promo tab also with Gradio's default
+             concurrency of 1 per event (docs/app.md)
 
 Usage:
   python benchmarks/app_latency.py --prepare 20000          # temporary home: generate, train, measure
   python benchmarks/app_latency.py --home PATH              # use the models already trained in PATH
-  ... --requests 300 --write-docs                           # also replace the table in docs/app.md
+  ... --requests 300 --write-docs          # also replace the 4-client table in docs/app.md
 Inputs vary per request (random profiles, known and unknown customer ids), so no cache can answer them.
 """
 from __future__ import annotations
@@ -98,30 +101,57 @@ def direct(ctx: h.AppContext, inputs: Inputs, requests: int, warmup: int) -> dic
     return {tab: percentiles(timed(call, inputs.args, tab, requests, warmup)) for tab in TABS}
 
 
-def client_of(url: str):
+def gradio_client_call(url: str):
+    """A call(tab, args) -> outputs through its own gradio_client."""
     from gradio_client import Client
 
-    return Client(url, verbose=False, analytics_enabled=False)
+    client = Client(url, verbose=False, analytics_enabled=False)
+    return lambda tab, args: client.predict(*args, api_name=f"/{tab}")
 
 
-def through_client(url: str, inputs: Inputs, requests: int, warmup: int) -> dict:
-    client = client_of(url)
-    call = lambda tab, args: client.predict(*args, api_name=f"/{tab}")  # noqa: E731
+def http_call(url: str):
+    """A call(tab, args) -> outputs through Gradio's REST route on its own HTTP connection."""
+    import httpx
+
+    session = httpx.Client(base_url=url, timeout=60)
+
+    def call(tab: str, args: tuple) -> list:
+        event = session.post(f"gradio_api/call/{tab}", json={"data": list(args)})
+        event.raise_for_status()
+        kind = None
+        with session.stream("GET", f"gradio_api/call/{tab}/{event.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[len("event: "):]
+                elif line.startswith("data: ") and kind in ("complete", "error"):
+                    if kind == "error":
+                        raise RuntimeError(f"{tab} failed: {line}")
+                    return json.loads(line[len("data: "):])
+        raise RuntimeError(f"{tab}: the event stream ended without a result")
+
+    return call
+
+
+CALLS = {"client": gradio_client_call, "http": http_call}
+
+
+def one_client(url: str, kind: str, inputs: Inputs, requests: int, warmup: int) -> dict:
+    call = CALLS[kind](url)
     return {tab: percentiles(timed(call, inputs.args, tab, requests, warmup)) for tab in TABS}
 
 
-def parallel(url: str, inputs: Inputs, requests: int, tab: str = "promo") -> dict:
-    """THREADS clients sending requests to one tab at once: latency per request and overall throughput."""
+def parallel(url: str, kind: str, inputs: Inputs, requests: int, tab: str = "promo") -> dict:
+    """THREADS clients of `kind` sending requests to one tab at once: latency per request and throughput."""
     argument_lists = [inputs.args(tab) for _ in range(requests)]
     samples: list[float] = []
     lock = threading.Lock()
 
     def worker(share: list[tuple]) -> None:
-        client = client_of(url)
-        client.predict(*share[0], api_name=f"/{tab}")  # warm this client's connection
+        call = CALLS[kind](url)
+        call(tab, share[0])  # warm this client's connection
         for args in share:
             start = time.perf_counter()
-            client.predict(*args, api_name=f"/{tab}")
+            call(tab, args)
             with lock:
                 samples.append(time.perf_counter() - start)
 
@@ -156,13 +186,17 @@ def known_customers(home: Path) -> list[int]:
     return sorted(set(pd.read_parquet(config.processed_dir, columns=["customer_id"])["customer_id"].tolist()))
 
 
-def markdown(results: dict) -> str:
+def one_client_table(results: dict) -> str:
     lines = ["| tab | path | requests | p50 (ms) | p95 (ms) | max (ms) |", "|---|---|---:|---:|---:|---:|"]
-    for path in ("direct", "client"):
+    for path in ("direct", *CALLS):
         for tab, r in results[path].items():
             lines.append(f"| {tab} | {path} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |")
-    lines += ["", f"{THREADS} parallel clients:", "",
-              "| tab, event concurrency | requests | p50 (ms) | p95 (ms) | requests/s |", "|---|---:|---:|---:|---:|"]
+    return "\n".join(lines)
+
+
+def parallel_table(results: dict) -> str:
+    lines = [f"| {THREADS} parallel clients: tab, event concurrency, client | requests | p50 (ms) | p95 (ms) | "
+             "requests/s |", "|---|---:|---:|---:|---:|"]
     for label, r in results["parallel"].items():
         lines.append(f"| {label} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['requests_per_s']} |")
     return "\n".join(lines)
@@ -186,6 +220,7 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true", help=f"replace the results block in {DOC}")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     home = args.home or Path(tempfile.mkdtemp(prefix="shopsense-bench-"))
     if args.prepare:
         started = time.perf_counter()
@@ -202,12 +237,17 @@ def main() -> None:
 
     results: dict = {"direct": direct(ctx, inputs, args.requests, args.warmup)}
     ctx.predictor = None  # the app process below loads its own models; keep this process's Spark idle
+    results["parallel"] = {}
     with AppProcess(home, master=config.spark.master) as app:
-        results["client"] = through_client(app.url, inputs, args.requests, args.warmup)
-        results["parallel"] = {f"{tab}, {config.app_concurrency} (ShopSense)": parallel(app.url, inputs, args.requests, tab)
-                               for tab in TABS}
+        for kind in CALLS:
+            results[kind] = one_client(app.url, kind, inputs, args.requests, args.warmup)
+        for kind in CALLS:
+            for tab in TABS:
+                label = f"{tab}, {config.app_concurrency} (ShopSense), {kind}"
+                results["parallel"][label] = parallel(app.url, kind, inputs, args.requests, tab)
     with AppProcess(home, "--concurrency", "1", master=config.spark.master) as app:
-        results["parallel"]["promo, 1 (Gradio default)"] = parallel(app.url, inputs, args.requests)
+        for kind in CALLS:
+            results["parallel"][f"promo, 1 (Gradio default), {kind}"] = parallel(app.url, kind, inputs, args.requests)
 
     import gradio
     import pyspark
@@ -215,10 +255,10 @@ def main() -> None:
     load = os.getloadavg()[0]  # the machine is shared: say how busy it was while measuring
     meta = (f"Measured with `python benchmarks/app_latency.py {' '.join(sys.argv[1:])}` "
             f"({time.strftime('%Y-%m-%d')}, gradio {gradio.__version__}, pyspark {pyspark.__version__}, "
-            f"Spark master {config.spark.master}, {os.cpu_count()} cores, 1-minute load average at the end "
-            f"{load:.1f}, warm-up {args.warmup} requests per tab).")
-    table = markdown(results)
-    print(meta, table, sep="\n\n")
+            f"Spark master {config.spark.master}, {os.cpu_count()} cores, 1-minute load average "
+            f"{load_at_start:.1f} at the start and {load:.1f} at the end, warm-up {args.warmup} requests per tab).")
+    table = parallel_table(results)  # the table docs/app.md keeps; the one-client views are printed and saved
+    print(meta, one_client_table(results), table, sep="\n\n")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
     if args.write_docs:
