@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from shopsense.analytics.absent import Skipped
 from shopsense.analytics.basket import BasketStats
 from shopsense.analytics.eda import Kpis
 from shopsense.analytics.plots import Plot
@@ -134,6 +135,9 @@ def _query_section(result: QueryResult, basket: BasketStats | None, max_rows: in
     header = result.header
     parts = [f'<section class="query" id="{result.name}">', f"<h3>{html.escape(title_of(result))}</h3>",
              f'<p class="explain">{html.escape(header.get("question", ""))}</p>']
+    if result.skipped is not None:
+        parts += [f'<p class="notice">skipped: {html.escape(result.skipped)}</p>', "</section>"]
+        return "\n".join(parts)
     if "tie-break" in header:
         parts.append(f'<p class="meta"><b>Ties:</b> {html.escape(header["tie-break"])}</p>')
     if result.path is not None:
@@ -159,7 +163,8 @@ def _heading(section: tuple[str, str, str]) -> str:
 
 
 def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
-                  baskets: dict[str, BasketStats], source: Path, max_rows: int) -> str:
+                  baskets: dict[str, BasketStats], source: Path, max_rows: int,
+                  skipped_plots: list[Skipped] = ()) -> str:
     """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics."""
     cards = "".join(
         f'<div class="kpi"><div class="label">{html.escape(label)}</div>'
@@ -171,6 +176,8 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
         f"<figcaption>{html.escape(p.caption)}</figcaption></figure>"
         for p in plots
     )
+    not_drawn = "".join(f'<p class="notice">plot {html.escape(s.name)} skipped: {html.escape(s.reason)}</p>'
+                        for s in skipped_plots)
     sections = "\n".join(_query_section(r, baskets.get(r.name), max_rows) for r in results)
     toc = "".join(f'<a href="#{r.name}">{html.escape(title_of(r))}</a>' for r in results)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -187,7 +194,7 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
 <div class="kpis">{cards}</div>
 {_heading(PLOT_SECTION)}
 <p class="info">Customer counts are distinct customers; purchase counts are rows of the log; money is USD.</p>
-<div class="plots">{figures}</div>
+{not_drawn}<div class="plots">{figures}</div>
 {_heading(QUERY_SECTION)}
 <nav>{toc}</nav>
 {sections}

@@ -48,6 +48,7 @@ SOURCES = ("auto", "processed", "generator")
 # duplicate event id: the stream does not deduplicate, see docs/streaming.md), plus stream-only kinds.
 DIRTY_KINDS: tuple[str, ...] = tuple(k for k in generate.DIRTY_KINDS if k != "duplicate_row") + (
     "bad_event_time", "missing_event_id")
+INTEGER_RAW_COLUMNS = frozenset(c.raw for c in schema.COLUMNS if c.name in schema.INTEGER_COLUMNS)
 ANOMALY_FACTOR = (6.0, 10.0)
 IN_WATERMARK_MIN_S = 5.0  # a late-but-accepted event is at least this much older than its span start
 SAFETY_MARGIN_S = 15.0  # distance kept from the watermark boundary on both sides
@@ -89,7 +90,7 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
     if source != "generator" and processed is not None:
         frame, total = processed_sample(processed, config.stream_pool_rows, seed)
         for col in schema.BOOLEAN_COLUMNS:
-            frame[col] = np.where(frame[col].astype(bool), "Yes", "No")
+            frame[col] = frame[col].map({True: "Yes", False: "No"})
         frame = frame.rename(columns={v: k for k, v in schema.RAW_TO_PROCESSED.items()})
         origin = (f"processed data ({total:,} rows)" if len(frame) == total
                   else f"processed data (a sample of {len(frame):,} of its {total:,} rows, seed {seed})")
@@ -98,7 +99,16 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
         origin = f"generator ({len(frame):,} rows, seed {seed})"
     if frame.empty:
         raise ShopSenseError("the source of the simulator holds no rows")
-    return frame[list(schema.RAW_COLUMNS)].astype(str).reset_index(drop=True), origin
+    return frame[list(schema.RAW_COLUMNS)].apply(csv_text).reset_index(drop=True), origin
+
+
+def csv_text(values: pd.Series) -> pd.Series:
+    """A pool column as CSV fields. A null (a column the input of ingest lacked: null in every processed row)
+    is an empty field, which the stream's parser reads as missing, as ingest does; whole numbers stay whole
+    when pandas holds a column with nulls as floats."""
+    if pd.api.types.is_float_dtype(values) and values.name in INTEGER_RAW_COLUMNS:
+        values = values.astype("Int64")
+    return values.astype(str).where(values.notna(), "")
 
 
 def processed_sample(folder: Path, limit: int, seed: int) -> tuple[pd.DataFrame, int]:
