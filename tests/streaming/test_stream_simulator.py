@@ -112,3 +112,33 @@ def test_a_big_processed_log_gives_a_bounded_sample_fixed_by_the_seed(config):
     assert not pool.equals(load_pool(bounded, "auto", seed=5)[0])
     rows = iter(map(tuple, whole.values))
     assert all(row in rows for row in map(tuple, pool.values))  # rows of the log, in the log's order
+
+
+def test_a_column_missing_from_the_processed_log_is_written_as_empty_fields(config):
+    """A column the ingested input lacked is null in every processed row: the simulator writes an empty field
+    (the stream parser's "missing"), never the text of a Python null ('None', 'nan')."""
+    import pandas as pd
+
+    from shopsense.generate import generate_frame, to_processed_frame
+
+    raw = generate_frame(50, 3)
+    log = to_processed_frame(raw)
+    # The processed Parquet's types: Spark writes a null boolean, integer or string column as such.
+    log["promo_code_used"] = pd.array([None] * len(log), dtype="boolean")
+    log["age"] = pd.array([None] * len(log), dtype="Int32")
+    log["color"] = pd.array([None] * len(log), dtype="string")
+    Path(config.processed_dir).mkdir(parents=True)
+    log.to_parquet(Path(config.processed_dir) / "part-0.parquet")
+    pool, _ = load_pool(config, "processed", seed=1)
+    missing = ["Promo Code Used", "Age", "Color"]
+    assert (pool[missing] == "").all().all()
+    amount = "Purchase Amount (USD)"  # a double in the processed data: '78.0' for the generator's 78
+    assert pool[amount].astype(float).equals(raw[amount].astype(float))
+    present = [c for c in pool.columns if c not in (*missing, amount)]
+    assert pool[present].equals(raw[present].astype(str))  # every other value as the generator wrote it
+
+    lines = _sim(config, pool, late_fraction=0.0, dirty_fraction=0.0, anomaly_fraction=0.0).batch_lines(0)[0]
+    for line in lines[1:]:
+        fields = line.split(",")
+        assert [fields[STREAM_COLUMNS.index(c)] for c in missing] == ["", "", ""]
+        assert "None" not in fields and "nan" not in fields
