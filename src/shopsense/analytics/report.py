@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -164,8 +165,9 @@ def _heading(section: tuple[str, str, str]) -> str:
 
 def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
                   baskets: dict[str, BasketStats], source: Path, max_rows: int,
-                  skipped_plots: list[Skipped] = ()) -> str:
-    """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics."""
+                  skipped_plots: Sequence[Skipped] = ()) -> str:
+    """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics;
+    `skipped_plots` are named, with their reason, above the plots."""
     cards = "".join(
         f'<div class="kpi"><div class="label">{html.escape(label)}</div>'
         f'<div class="value">{html.escape(value)}</div></div>'
