@@ -53,6 +53,7 @@ def test_kpis_and_plots_of_an_absent_column_are_skipped_and_say_why(spark, proce
     assert f"discount rate: {kpis.discount_rate:.1%} of purchases" in lines
     assert "gender split (distinct customers): no Gender column in the input" in lines
     assert eda.Kpis.from_json(kpis.as_json()) == kpis  # kpis.json (nulls) reads back, as the app reads it
+    assert eda.format_kpis(kpis.as_json()) == lines  # the app's lines
     assert kpis.as_json()["promo_code_rate"] is None
 
     (tmp_path / "gender.png").write_bytes(b"an earlier run's plot")
