@@ -158,6 +158,21 @@ def test_columns_missing_from_the_processed_log_are_left_out_and_nulls_are_empty
     assert _sim(config, pool, dirty_fraction=0.5).batch_lines(1)[1].dirty["age_out_of_range"] == 0
 
 
+def test_every_dirty_kind_planted_in_an_optional_column_names_it(pool):
+    from shopsense import generate, schema
+    from shopsense.streaming.simulator import LENGTH_KINDS, PLANTED_IN
+
+    fields = list(pool.iloc[0])
+    essential = {c.raw for c in schema.COLUMNS if c.name in schema.ESSENTIAL_COLUMNS}
+    for kind in DIRTY_KINDS:
+        if kind in LENGTH_KINDS or kind not in generate.DIRTY_KINDS:
+            continue
+        changed = [schema.RAW_COLUMNS[i] for i, (a, b) in
+                   enumerate(zip(fields, generate._dirty_line(fields, kind).split(","))) if a != b]
+        assert len(changed) == 1, kind
+        assert PLANTED_IN.get(kind) == changed[0] or (kind not in PLANTED_IN and changed[0] in essential), kind
+
+
 @pytest.mark.slow  # the stream parser's plan: about 30 s on a loaded machine
 def test_the_stream_reads_a_left_out_column_as_absent_and_an_empty_field_as_missing(config, spark):
     from shopsense.streaming import source

@@ -42,9 +42,9 @@ import pyarrow.parquet as pq
 from shopsense import generate, schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
+from shopsense.ingest.columns import EVENT_ID, EVENT_TIME
 from shopsense.io import local_current_folder
 from shopsense.streaming.intervals import interval_seconds
-from shopsense.ingest.columns import EVENT_ID, EVENT_TIME
 from shopsense.streaming.source import EVENT_TIME_STRFTIME
 
 SOURCES = ("auto", "processed", "generator")
@@ -111,9 +111,9 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
 
 
 def csv_text(values: pd.Series) -> pd.Series:
-    """A pool column as CSV fields. A null (a column the input of ingest lacked: null in every processed row)
-    is an empty field, which the stream's parser reads as missing, as ingest does; whole numbers stay whole
-    when pandas holds a column with nulls as floats."""
+    """A pool column as CSV fields: a null is an empty field (never 'None' or 'nan'); whole numbers stay whole
+    when pandas holds a column with nulls as floats. A column null in every row is left out of the files
+    (Simulator)."""
     if pd.api.types.is_float_dtype(values) and values.name in INTEGER_RAW_COLUMNS:
         values = values.astype("Int64")
     return values.astype(str).where(values.notna(), "")
