@@ -200,6 +200,7 @@ def analyze(
         help="Market basket: minimum share of baskets holding a pair (default: config basket_min_support)."),
 ) -> None:
     """EDA, KPIs, plots, the analytical SQL suite and reports/report.html from the processed data."""
+    from shopsense.analytics.absent import skipped_lines
     from shopsense.analytics.stage import analyze as run_analysis
     from shopsense.io import require_processed
     from shopsense.spark import get_spark
@@ -213,10 +214,12 @@ def analyze(
         typer.echo(f"  {line}")
     for stats in analysis.baskets.values():
         typer.echo(f"market basket: {stats.message}")
+    for line in skipped_lines(analysis.skipped):
+        typer.echo(line)
     typer.echo(f"KPIs: {config.kpis_json}")
     typer.echo(f"distributions: {config.distributions_csv}")
     typer.echo(f"plots ({len(analysis.plots)}): {config.plots_dir}")
-    typer.echo(f"query results ({len(analysis.results)} CSV files): {config.queries_dir}")
+    typer.echo(f"query results ({len(analysis.answered)} CSV files): {config.queries_dir}")
     typer.echo(f"basket summary: {config.basket_summary_json}")
     typer.echo(f"report: {analysis.report}")
 

@@ -76,13 +76,15 @@ def _ingest(ctx: RunContext) -> StageResult:
 
 
 def _analyze(ctx: RunContext) -> StageResult:
+    from shopsense.analytics.absent import skipped_lines
     from shopsense.analytics.stage import analyze
 
     a = analyze(ctx.spark, ctx.config)
     return StageResult(
         rows_in=a.kpis.rows, notes=[
             *a.kpis.lines(include_rows=False),
-            f"{len(a.results)} query results, {len(a.plots)} plots",
+            f"{len(a.answered)} query results, {len(a.plots)} plots",
+            *skipped_lines(a.skipped),
             *(f"basket: {b.message}" for b in a.baskets.values()),
         ], outputs={"report": a.report})
 

@@ -207,12 +207,15 @@ def test_quarantine_share_guard_keeps_the_previous_output(spark, canonical, tmp_
 
 def test_run_input_without_the_promo_column_completes(spark, tmp_path):
     """`shopsense run --input FILE` on a file without `Promo Code Used`: every stage runs, the promo model
-    says why it is not trained."""
+    says why it is not trained, the promo KPI and report section say why they are empty, and the stream demo's
+    events (drawn from the processed data) are valid."""
     import io as text_io
+    import json
 
     import pandas as pd
     from rich.console import Console
 
+    from shopsense.analytics.queries import QUERIES
     from shopsense.generate import generate, write_csv
     from shopsense.run import run_stages
     from tests.conftest import TEST_SPARK, TINY_ML
@@ -227,3 +230,16 @@ def test_run_input_without_the_promo_column_completes(spark, tmp_path):
     assert results["train"].notes[0] == ("promo: not trained: the input has no promo column "
                                          "(`promo_code_used` is null in every row)")
     assert spark.read.parquet(current_location(spark, config.processed_dir)).where("promo_code_used IS NOT NULL").count() == 0
+    analyze = results["analyze"].notes
+    assert "promo code rate: no Promo Code Used column in the input" in analyze
+    assert ("skipped (the input has no Promo Code Used column): query promotion_effectiveness" in analyze)
+    assert f"{len(QUERIES) - 1} query results, 15 plots" in analyze  # every other query and plot
+    kpis = json.loads(config.kpis_json.read_text())
+    assert kpis["promo_code_rate"] is None and kpis["discount_rate"] > 0
+    assert not (config.queries_dir / "promotion_effectiveness.csv").exists()
+    assert current_location(spark, config.analytics_table_dir("promotion_effectiveness")) is None
+    report = config.report_html.read_text()
+    assert "skipped: the input has no Promo Code Used column" in report
+    written = next(n for n in results["stream"].notes if n.startswith("rows written: "))
+    counts = dict(part.rsplit(" ", 1) for part in written.removeprefix("rows written: ").split(", "))
+    assert int(counts["sales_kpis"]) > 0  # the simulated events are valid: their files lack the promo column

@@ -112,3 +112,79 @@ def test_a_big_processed_log_gives_a_bounded_sample_fixed_by_the_seed(config):
     assert not pool.equals(load_pool(bounded, "auto", seed=5)[0])
     rows = iter(map(tuple, whole.values))
     assert all(row in rows for row in map(tuple, pool.values))  # rows of the log, in the log's order
+
+
+ABSENT = ["Promo Code Used", "Age"]  # null in every row of the processed log below; Color in its first 10 rows
+
+
+def _pool_lacking_columns(config):
+    """The simulator's pool from a processed log whose input had no promo and age columns and some rows no
+    colour, with the generator's frame it came from."""
+    import pandas as pd
+
+    from shopsense.generate import generate_frame, to_processed_frame
+
+    raw = generate_frame(50, 3)
+    log = to_processed_frame(raw)
+    # The processed Parquet's types: Spark writes a null boolean, integer or string column as such.
+    log["promo_code_used"] = pd.array([None] * len(log), dtype="boolean")
+    log["age"] = pd.array([None] * len(log), dtype="Int32")
+    log["color"] = pd.array([None] * 10 + list(log["color"][10:]), dtype="string")
+    Path(config.processed_dir).mkdir(parents=True)
+    log.to_parquet(Path(config.processed_dir) / "part-0.parquet")
+    return load_pool(config, "processed", seed=1)[0], raw
+
+
+def test_columns_missing_from_the_processed_log_are_left_out_and_nulls_are_empty_fields(config):
+    """A column the ingested input lacked (null in every processed row) is left out of the files; a single
+    null is an empty field; never the text of a Python null ('None', 'nan')."""
+    pool, raw = _pool_lacking_columns(config)
+    assert (pool[ABSENT] == "").all().all() and (pool["Color"][:10] == "").all()
+    amount = "Purchase Amount (USD)"  # a double in the processed data: '78.0' for the generator's 78
+    assert pool[amount].astype(float).equals(raw[amount].astype(float))
+    present = [c for c in pool.columns if c not in (*ABSENT, amount, "Color")]
+    assert pool[present].equals(raw[present].astype(str))  # every other value as the generator wrote it
+
+    lines = _sim(config, pool, batch_size=60, late_fraction=0.0, dirty_fraction=0.0,
+                 anomaly_fraction=0.0).batch_lines(0)[0]
+    header = lines[0].split(",")
+    assert header == [c for c in STREAM_COLUMNS if c not in ABSENT]
+    fields = [line.split(",") for line in lines[1:]]
+    assert all(len(f) == len(header) for f in fields)
+    assert not any("None" in f or "nan" in f for f in fields)
+    assert any(f[header.index("Color")] == "" for f in fields)
+    # no dirty kind is planted in a column the files lack
+    assert "age_out_of_range" not in _sim(config, pool).dirty_kinds
+    assert _sim(config, pool, dirty_fraction=0.5).batch_lines(1)[1].dirty["age_out_of_range"] == 0
+
+
+def test_every_dirty_kind_planted_in_an_optional_column_names_it(pool):
+    from shopsense import generate, schema
+    from shopsense.streaming.simulator import LENGTH_KINDS, PLANTED_IN
+
+    fields = list(pool.iloc[0])
+    essential = {c.raw for c in schema.COLUMNS if c.name in schema.ESSENTIAL_COLUMNS}
+    for kind in DIRTY_KINDS:
+        if kind in LENGTH_KINDS or kind not in generate.DIRTY_KINDS:
+            continue
+        changed = [schema.RAW_COLUMNS[i] for i, (a, b) in
+                   enumerate(zip(fields, generate._dirty_line(fields, kind).split(","))) if a != b]
+        assert len(changed) == 1, kind
+        assert PLANTED_IN.get(kind) == changed[0] or (kind not in PLANTED_IN and changed[0] in essential), kind
+
+
+@pytest.mark.slow  # the stream parser's plan: about 30 s on a loaded machine
+def test_the_stream_reads_a_left_out_column_as_absent_and_an_empty_field_as_missing(config, spark):
+    from shopsense.streaming import source
+
+    pool, _ = _pool_lacking_columns(config)
+    info = _sim(config, pool, batch_size=60, late_fraction=0.0, dirty_fraction=0.0,
+                anomaly_fraction=0.0).write_batch(0)
+    lines = info.path.read_text().splitlines()
+    colour = lines[0].split(",").index("Color")
+    empty_colour = sum(line.split(",")[colour] == "" for line in lines[1:])
+    events = source.parse_events(source.read_batch(spark, str(info.path.parent)))
+    counts = {(r["valid"], r["fail_missing_value"]): r["count"]
+              for r in events.groupBy("valid", "fail_missing_value").count().collect()}
+    assert counts == {(True, False): 60 - empty_colour, (False, True): empty_colour}  # only the empty colours
+    assert events.where("promo_code_used IS NOT NULL OR age IS NOT NULL").isEmpty()

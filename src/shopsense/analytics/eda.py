@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from shopsense import schema
+from shopsense.analytics.absent import absent_columns, no_column, presence_sql
 
 # Profiled dimensions: name in the output -> SQL expression (cast to string so one column holds all).
 DIMENSIONS: dict[str, str] = {
@@ -67,7 +68,8 @@ def profile(spark, view: str) -> pd.DataFrame:
 
 
 def totals_sql(view: str) -> str:
-    """Whole-log numbers in one aggregation (portable SQL: the benchmark runs it on DuckDB too)."""
+    """Whole-log numbers in one aggregation (portable SQL: the benchmark runs it on DuckDB too), with each
+    optional column's count of values (absent.absent_columns)."""
     return f"""
         SELECT COUNT(*) AS rows,
                COUNT(DISTINCT customer_id) AS customers,
@@ -75,7 +77,8 @@ def totals_sql(view: str) -> str:
                AVG(purchase_amount_usd) AS avg_amount,
                AVG(review_rating) AS avg_rating,
                COUNT_IF(promo_code_used) AS promo_purchases,
-               COUNT_IF(discount_applied) AS discount_purchases
+               COUNT_IF(discount_applied) AS discount_purchases,
+               {presence_sql()}
         FROM {view}
     """
 
@@ -97,6 +100,16 @@ class GenderShare:
     share: float  # of distinct customers, 0-1
 
 
+# The KPIs read from an optional column: None (null in kpis.json) when the input had no such column.
+KPI_COLUMNS: dict[str, str] = {
+    "avg_review_rating": "review_rating",
+    "gender_split": "gender",
+    "subscriber_share": "subscription_status",
+    "promo_code_rate": "promo_code_used",
+    "discount_rate": "discount_applied",
+}
+
+
 @dataclass(frozen=True)
 class Kpis:
     """Headline KPIs; reports/kpis.json is `as_json()`. Customer counts and shares are of distinct customers."""
@@ -105,13 +118,13 @@ class Kpis:
     total_revenue_usd: float
     avg_transaction_value_usd: float
     avg_purchases_per_customer: float
-    avg_review_rating: float
+    avg_review_rating: float | None
     top_category_by_count: str
     top_category_by_revenue: str
-    gender_split: dict[str, GenderShare]
-    subscriber_share: float
-    promo_code_rate: float  # of purchases
-    discount_rate: float  # of purchases
+    gender_split: dict[str, GenderShare] | None
+    subscriber_share: float | None  # of customers
+    promo_code_rate: float | None  # of purchases
+    discount_rate: float | None  # of purchases
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,14 +132,28 @@ class Kpis:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Kpis":
         """The KPIs of a kpis.json; TypeError when the file has another layout."""
-        if not isinstance(data, dict) or not isinstance(data.get("gender_split"), dict):
+        if not isinstance(data, dict) or not isinstance(data.get("gender_split", ()), (dict, type(None))):
             raise TypeError("not a kpis.json layout")
-        return cls(**{**data, "gender_split": {g: GenderShare(**v) for g, v in data["gender_split"].items()}})
+        split = data["gender_split"]
+        return cls(**{**data, "gender_split": None if split is None else
+                      {g: GenderShare(**v) for g, v in split.items()}})
 
     def labelled(self, include_rows: bool = True) -> list[tuple[str, str]]:
         """(label, value) in reading order: the CLI's lines, the report's cards, the run summary (which has
         the rows in a column of its own)."""
-        genders = ", ".join(f"{g} {v.share:.1%} ({v.customers:,})" for g, v in self.gender_split.items())
+        def shown(field: str, text) -> str:
+            """The KPI as text, or why there is none."""
+            value = getattr(self, field)
+            return no_column(KPI_COLUMNS[field]) if value is None else text(value)
+
+        genders = shown("gender_split", lambda split: ", ".join(
+            f"{g} {v.share:.1%} ({v.customers:,})" for g, v in split.items()))
+        if self.promo_code_rate is None or self.discount_rate is None:
+            rates = [(f"{what} rate", shown(field, lambda rate: f"{rate:.1%} of purchases"))
+                     for what, field in (("promo code", "promo_code_rate"), ("discount", "discount_rate"))]
+        else:
+            rates = [("promo code / discount rate",
+                      f"{self.promo_code_rate:.1%} / {self.discount_rate:.1%} of purchases")]
         pairs = [
             ("rows", f"{self.rows:,}"),
             ("distinct customers", f"{self.distinct_customers:,}"),
@@ -135,8 +162,8 @@ class Kpis:
             ("top category by count", self.top_category_by_count),
             ("top category by revenue", self.top_category_by_revenue),
             ("gender split (distinct customers)", genders),
-            ("subscribers", f"{self.subscriber_share:.1%} of customers"),
-            ("promo code / discount rate", f"{self.promo_code_rate:.1%} / {self.discount_rate:.1%} of purchases"),
+            ("subscribers", shown("subscriber_share", lambda share: f"{share:.1%} of customers")),
+            *rates,
         ]
         return pairs if include_rows else pairs[1:]
 
@@ -145,28 +172,33 @@ class Kpis:
 
 
 def kpis(totals_row: dict, profile_frame: pd.DataFrame) -> Kpis:
-    """Headline KPIs from `totals` and `profile`."""
+    """Headline KPIs from `totals` and `profile`; a KPI of an optional column the input lacked is None."""
     customers = int(totals_row["customers"])
+    rows = int(totals_row["rows"])
     genders = profile_frame[profile_frame["dimension"] == "gender"].sort_values("value")
     subscribers = profile_frame[(profile_frame["dimension"] == "subscription_status")
                                 & (profile_frame["value"] == "true")]["customers"].sum()
-    return Kpis(
-        rows=int(totals_row["rows"]),
-        distinct_customers=customers,
-        total_revenue_usd=float(totals_row["revenue"]),
-        avg_transaction_value_usd=round(float(totals_row["avg_amount"]), 2),
-        avg_purchases_per_customer=round(int(totals_row["rows"]) / customers, 2),
-        avg_review_rating=round(float(totals_row["avg_rating"]), 2),
-        top_category_by_count=_top(profile_frame, "category", "purchases"),
-        top_category_by_revenue=_top(profile_frame, "category", "revenue"),
-        gender_split={
+    figures = dict(
+        avg_review_rating=lambda: round(float(totals_row["avg_rating"]), 2),
+        gender_split=lambda: {
             str(g["value"]): GenderShare(int(g["customers"]), round(g["customers"] / customers, 4))
             for _, g in genders.iterrows()
         },
-        subscriber_share=round(int(subscribers) / customers, 4),
+        subscriber_share=lambda: round(int(subscribers) / customers, 4),
         # Rates from exact counts: an engine's own decimal AVG rounds once more before ours (double rounding).
-        promo_code_rate=round(int(totals_row["promo_purchases"]) / int(totals_row["rows"]), 4),
-        discount_rate=round(int(totals_row["discount_purchases"]) / int(totals_row["rows"]), 4),
+        promo_code_rate=lambda: round(int(totals_row["promo_purchases"]) / rows, 4),
+        discount_rate=lambda: round(int(totals_row["discount_purchases"]) / rows, 4),
+    )
+    absent = absent_columns(totals_row)
+    return Kpis(
+        rows=rows,
+        distinct_customers=customers,
+        total_revenue_usd=float(totals_row["revenue"]),
+        avg_transaction_value_usd=round(float(totals_row["avg_amount"]), 2),
+        avg_purchases_per_customer=round(rows / customers, 2),
+        top_category_by_count=_top(profile_frame, "category", "purchases"),
+        top_category_by_revenue=_top(profile_frame, "category", "revenue"),
+        **{name: None if KPI_COLUMNS[name] in absent else figure() for name, figure in figures.items()},
     )
 
 

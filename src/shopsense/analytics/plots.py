@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from shopsense import schema  # noqa: E402
-from shopsense.analytics.eda import Kpis  # noqa: E402
+from shopsense.analytics.absent import Skipped, no_column, reason  # noqa: E402
+from shopsense.analytics.eda import KPI_COLUMNS, Kpis  # noqa: E402
 from shopsense.io import local_output  # noqa: E402
 
 METRIC_LABELS = {
@@ -41,6 +42,11 @@ class BarSpec:
     caption: str
     order: tuple[str, ...] | None = None  # natural order of values; None = by the first metric, largest first
     horizontal: bool = False
+
+    @property
+    def column(self) -> str:
+        """The processed column the dimension is read from."""
+        return "age" if self.dimension == "age_group" else self.dimension
 
 
 BAR_SPECS: tuple[BarSpec, ...] = (
@@ -135,22 +141,44 @@ def age_histogram(profile: pd.DataFrame, folder: Path) -> Plot:
                 "Distinct customers per 5-year age bin.", _save(fig, folder / "age_histogram.png"))
 
 
+RATES = (("subscriber_share", "Subscribers\n(of customers)"), ("promo_code_rate", "Promo code used\n(of purchases)"),
+         ("discount_rate", "Discount applied\n(of purchases)"))
+RATES_CAPTION = "Share of distinct customers who subscribe, and of purchases with a promo code or a discount."
+
+
 def rates_plot(kpis: Kpis, folder: Path) -> Plot:
-    names = ["Subscribers\n(of customers)", "Promo code used\n(of purchases)", "Discount applied\n(of purchases)"]
-    rates = [kpis.subscriber_share * 100, kpis.promo_code_rate * 100, kpis.discount_rate * 100]
+    """The rates the input has columns for (at least one: see write_plots)."""
+    shown = [(name, label) for name, label in RATES if getattr(kpis, name) is not None]
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    bars = ax.bar(names, rates, color=[COLOR, SECOND_COLOR, "#5a9e6f"])
+    bars = ax.bar([label for _, label in shown], [getattr(kpis, name) * 100 for name, _ in shown],
+                  color=[COLOR, SECOND_COLOR, "#5a9e6f"][:len(shown)])
     ax.bar_label(bars, fmt="%.1f%%")
     ax.set_ylabel("Rate (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Subscription, promo code and discount rates", fontweight="bold")
     ax.grid(axis="y", alpha=0.3)
+    missing = "; ".join(no_column(KPI_COLUMNS[name]) for name, _ in RATES if getattr(kpis, name) is None)
     return Plot("rates", "Subscription, promo code and discount rates",
-                "Share of distinct customers who subscribe, and of purchases with a promo code or a discount.",
-                _save(fig, folder / "rates.png"))
+                RATES_CAPTION + (f" Not drawn: {missing}." if missing else ""), _save(fig, folder / "rates.png"))
 
 
-def write_plots(profile: pd.DataFrame, kpis: Kpis, folder: Path) -> list[Plot]:
-    """Every EDA plot, in report order."""
-    return [age_histogram(profile, folder), *(bar_plot(profile, spec, folder) for spec in BAR_SPECS),
-            rates_plot(kpis, folder)]
+def write_plots(profile: pd.DataFrame, kpis: Kpis, folder: Path,
+                absent: frozenset[str] = frozenset()) -> tuple[list[Plot], list[Skipped]]:
+    """Every EDA plot the input has the columns for, in report order, and the plots skipped for lack of a
+    column (their PNG of an earlier run removed: the app shows every PNG of the folder)."""
+    plots: list[Plot] = []
+    skipped: list[Skipped] = []
+
+    def draw(name: str, columns: list[str], make) -> None:
+        missing = [c for c in columns if c in absent]
+        if len(missing) < len(columns):  # drawn from the columns that are there
+            plots.append(make())
+        else:
+            skipped.append(Skipped("plot", name, reason(missing)))
+            (folder / f"{name}.png").unlink(missing_ok=True)
+
+    draw("age_histogram", ["age"], lambda: age_histogram(profile, folder))
+    for spec in BAR_SPECS:
+        draw(spec.name, [spec.column], lambda spec=spec: bar_plot(profile, spec, folder))
+    draw("rates", [KPI_COLUMNS[name] for name, _ in RATES], lambda: rates_plot(kpis, folder))
+    return plots, skipped

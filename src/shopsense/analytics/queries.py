@@ -1,11 +1,15 @@
 """The analytical SQL suite: named, documented Spark SQL files under `sql/`, run by one runner.
 
 Every `.sql` file starts with a header of `-- key: value` comment lines (name, question, columns,
-tie-break, ...) and reads the temporary view `purchases` (the processed data, cached once per run). A few
+tie-break, needs, ...) and reads the temporary view `purchases` (the processed data, cached once per run). A few
 placeholders are filled in before running: the age-group CASE expression of the data contract, sort
 orders for age groups and seasons, and the market-basket column and minimum support. Each result is
 registered as a temporary view under its name (so later queries may build on earlier ones) and saved as
 one CSV file with a header.
+
+`-- needs:` lists the optional columns (schema.ESSENTIAL_COLUMNS are always there) that the query reads. When
+the input had one of them not at all (absent.absent_columns), the query is skipped with that reason, and so
+is a query reading its result: it has no CSV file and no table, rather than rows grouped on nulls.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from shopsense import schema
+from shopsense.analytics import absent
 from shopsense.config import Config
 from shopsense.io import local_output
 
@@ -46,6 +51,7 @@ class QueryResult:
     path: Path | None = None  # where the CSV went
     spark_result: DataFrame | None = None  # a per-customer result, cached until the suite ends
     total_rows: int | None = None  # rows of `spark_result`
+    skipped: str | None = None  # why the query did not run (then `frame` is empty)
 
     @property
     def rows(self) -> int:
@@ -108,6 +114,22 @@ def parse_header(sql: str) -> dict[str, str]:
     return header
 
 
+def needs(header: dict[str, str]) -> tuple[str, ...]:
+    """The optional columns a query file's `-- needs:` line names."""
+    return tuple(name.strip() for name in header.get("needs", "").split(",") if name.strip())
+
+
+def skipped_query(query: Query, config: Config, absent_columns: frozenset[str],
+                  skipped_reads: dict[str, str]) -> QueryResult | None:
+    """The query as skipped (with its reason) when it needs an absent column or reads a skipped result."""
+    sql = render_sql(query, config)
+    header = parse_header(sql)
+    missing = [c for c in needs(header) if c in absent_columns]
+    why = absent.reason(missing) if missing else next(
+        (skipped_reads[name] for name in query.reads if name in skipped_reads), None)
+    return None if why is None else QueryResult(query.name, sql, header, pd.DataFrame(), skipped=why)
+
+
 def run_query(spark, query: Query, config: Config) -> QueryResult:
     """Run one query on the `purchases` view. An aggregated result comes back as pandas; a per-customer one
     is cached (later queries may read its view) and only its first `report_max_table_rows` come back."""
@@ -131,6 +153,11 @@ def save_csv(result: QueryResult, folder: Path) -> QueryResult:
     else:
         _spark_csv(result.spark_result, path)
     return replace(result, path=path)
+
+
+def remove_csv(name: str, folder: Path) -> None:
+    """A skipped query's CSV of an earlier run is removed: no stale answer next to the fresh ones."""
+    (folder / f"{name}.csv").unlink(missing_ok=True)
 
 
 def release(results: list[QueryResult]) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from shopsense.analytics.absent import Skipped
 from shopsense.analytics.basket import BasketStats
 from shopsense.analytics.eda import Kpis
 from shopsense.analytics.plots import Plot
@@ -143,6 +145,9 @@ def _query_section(result: QueryResult, basket: BasketStats | None, max_rows: in
     header = result.header
     parts = [f'<section class="query" id="{result.name}">', f"<h3>{html.escape(title_of(result))}</h3>",
              f'<p class="explain">{html.escape(header.get("question", ""))}</p>']
+    if result.skipped is not None:
+        parts += [f'<p class="notice">skipped: {html.escape(result.skipped)}</p>', "</section>"]
+        return "\n".join(parts)
     if "tie-break" in header:
         parts.append(f'<p class="meta"><b>Ties:</b> {html.escape(header["tie-break"])}</p>')
     if result.path is not None:
@@ -239,9 +244,11 @@ def with_models(page: str, models: str) -> str:
 
 
 def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
-                  baskets: dict[str, BasketStats], source: Path, max_rows: int, models: str | None = None) -> str:
+                  baskets: dict[str, BasketStats], source: Path, max_rows: int,
+                  skipped_plots: Sequence[Skipped] = (), models: str | None = None) -> str:
     """The whole page as a string. `baskets` maps a market-basket query name to its basket statistics;
-    `models` is the models section (`render_models`; default: the section saying how to train them)."""
+    `skipped_plots` are named, with their reason, above the plots; `models` is the models section
+    (`render_models`; default: the section saying how to train them)."""
     cards = "".join(
         f'<div class="kpi"><div class="label">{html.escape(label)}</div>'
         f'<div class="value">{html.escape(value)}</div></div>'
@@ -252,6 +259,8 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
         f"<figcaption>{html.escape(p.caption)}</figcaption></figure>"
         for p in plots
     )
+    not_drawn = "".join(f'<p class="notice">plot {html.escape(s.name)} skipped: {html.escape(s.reason)}</p>'
+                        for s in skipped_plots)
     sections = "\n".join(_query_section(r, baskets.get(r.name), max_rows) for r in results)
     toc = "".join(f'<a href="#{r.name}">{html.escape(title_of(r))}</a>' for r in results)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -268,7 +277,7 @@ def render_report(kpis: Kpis, plots: list[Plot], results: list[QueryResult],
 <div class="kpis">{cards}</div>
 {_heading(PLOT_SECTION)}
 <p class="info">Customer counts are distinct customers; purchase counts are rows of the log; money is USD.</p>
-<div class="plots">{figures}</div>
+{not_drawn}<div class="plots">{figures}</div>
 {_heading(QUERY_SECTION)}
 <nav>{toc}</nav>
 {sections}

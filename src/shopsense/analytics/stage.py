@@ -9,13 +9,15 @@ from pathlib import Path
 
 from shopsense import schema
 from shopsense.analytics import eda
+from shopsense.analytics.absent import Skipped, absent_columns
 from shopsense.analytics.basket import BasketStats, basket_stats
 from shopsense.analytics.plots import Plot, write_plots
-from shopsense.analytics.queries import QUERIES, VIEW, Query, QueryResult, release, run_query, save_csv
+from shopsense.analytics.queries import (QUERIES, VIEW, Query, QueryResult, release, remove_csv, run_query, save_csv,
+                                         skipped_query)
 from shopsense.analytics.report import models_section, render_report, write_report
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
-from shopsense.io import local_output, read_processed, write_json, write_parquet
+from shopsense.io import POINTER, delete, local_output, read_processed, write_json, write_parquet
 
 
 KPIS_TABLE = "kpis"
@@ -33,6 +35,12 @@ class Analysis:
     results: list[QueryResult]
     baskets: dict[str, BasketStats]  # market-basket query name -> basket statistics
     report: Path
+    skipped: list[Skipped]  # queries and plots not made: the input lacked a column they need
+
+    @property
+    def answered(self) -> list[QueryResult]:
+        """The query results that ran (each has its CSV and table)."""
+        return [r for r in self.results if r.skipped is None]
 
 
 def load_purchases(spark, config: Config):
@@ -52,9 +60,10 @@ def load_purchases(spark, config: Config):
     return purchases
 
 
-def run_suite(spark, purchases, config: Config,
-              queries: tuple[Query, ...] = QUERIES) -> tuple[list[QueryResult], dict[str, BasketStats]]:
-    """The queries (default: the whole suite), saved as CSV; market-basket rules withheld when degenerate.
+def run_suite(spark, purchases, config: Config, queries: tuple[Query, ...] = QUERIES,
+              absent: frozenset[str] = frozenset()) -> tuple[list[QueryResult], dict[str, BasketStats]]:
+    """The queries (default: the whole suite), saved as CSV; market-basket rules withheld when degenerate; a
+    query that needs a column in `absent` is skipped (queries.skipped_query).
 
     `config.analyze_concurrent_queries` chains of queries run at once (a query runs after the queries it
     reads, in their chain); chains holding a per-customer query start first, as they have the longest
@@ -66,7 +75,7 @@ def run_suite(spark, purchases, config: Config,
     try:
         # Submitted first, so running or done before any chain waits for them (no deadlock).
         stats = {name: pool.submit(basket_stats, purchases, column, config) for name, column in columns.items()}
-        chain_runs = [pool.submit(_run_chain, spark, chain, stats, config) for chain in chains]
+        chain_runs = [pool.submit(_run_chain, spark, chain, stats, config, absent) for chain in chains]
         saved = {result.name: result for run in chain_runs for result in run.result()}
         baskets = {name: future.result() for name, future in stats.items()}
     finally:
@@ -91,9 +100,20 @@ def query_chains(queries: tuple[Query, ...]) -> list[list[Query]]:
     return chains
 
 
-def _run_chain(spark, chain: list[Query], stats: dict[str, Future], config: Config) -> list[QueryResult]:
+def _run_chain(spark, chain: list[Query], stats: dict[str, Future], config: Config,
+               absent: frozenset[str]) -> list[QueryResult]:
     results = []
+    skipped: dict[str, str] = {}  # the chain's skipped queries -> why
     for query in chain:
+        result = skipped_query(query, config, absent, skipped)
+        if result is not None:
+            skipped[query.name] = result.skipped
+            remove_csv(query.name, config.queries_dir)
+            # Without its pointer the output has no current data: the catalog drops its table (readers of
+            # the previous snapshot finish; the next commit deletes it).
+            delete(spark, f"{config.analytics_table_dir(query.name)}/{POINTER}")
+            results.append(result)
+            continue
         result = run_query(spark, query, config)
         if query.name in stats and stats[query.name].result().degenerate:
             result = replace(result, frame=result.frame.head(0))  # header only: no meaningless lifts
@@ -121,17 +141,19 @@ def analyze(spark, config: Config) -> Analysis:
         totals = eda.totals(spark, VIEW)  # first action: fills the cache
         if totals["rows"] == 0:
             raise ShopSenseError(f"processed data in {config.processed_dir} is empty: nothing to analyze")
+        absent = absent_columns(totals)
         profile = eda.profile(spark, VIEW)
         kpis = eda.kpis(totals, profile)
         write_json(kpis.as_json(), config.kpis_json)
         write_parquet(kpis_table(spark, kpis.as_json()), config.analytics_table_dir(KPIS_TABLE))
         with local_output(config.distributions_csv) as tmp:
             profile.to_csv(tmp, index=False)
-        plots = write_plots(profile, kpis, config.plots_dir)
-        results, baskets = run_suite(spark, purchases, config)
+        plots, skipped_plots = write_plots(profile, kpis, config.plots_dir, absent)
+        results, baskets = run_suite(spark, purchases, config, absent=absent)
         page = render_report(kpis, plots, results, baskets, config.processed_dir, config.report_max_table_rows,
-                             models=models_section(config))
+                             skipped_plots, models=models_section(config))
         report = write_report(page, config.report_html)
     finally:
         purchases.unpersist()
-    return Analysis(kpis, plots, results, baskets, report)
+    skipped = [Skipped("query", r.name, r.skipped) for r in results if r.skipped is not None] + skipped_plots
+    return Analysis(kpis, plots, results, baskets, report, skipped)

@@ -15,6 +15,9 @@ Event times (deterministic for a given seed and start time, never read from the 
 - A `dirty_fraction` of the rows is replaced by bad rows (the generator's dirty kinds plus a bad event
   time and a missing event id); an `anomaly_fraction` gets an amount 6-10x its usual value.
 
+Files hold schema.RAW_COLUMNS, `event_id`, `event_time`, less any column without a value in the pool (the
+ingested input lacked it: the stream then reads it as absent, as ingest did); a null is an empty field.
+
 The simulator stands in for the upstream system that drops files, so it writes LOCAL files (the only
 stream code that uses the local file system): the input folder must be a local path or a file: URI.
 Files are written to `stream/tmp/` and hard-linked into `stream/input/` (atomic, and a link never
@@ -39,15 +42,21 @@ import pyarrow.parquet as pq
 from shopsense import generate, schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
+from shopsense.ingest.columns import EVENT_ID, EVENT_TIME
 from shopsense.io import local_current_folder
 from shopsense.streaming.intervals import interval_seconds
-from shopsense.streaming.source import EVENT_TIME_STRFTIME, STREAM_COLUMNS
+from shopsense.streaming.source import EVENT_TIME_STRFTIME
 
 SOURCES = ("auto", "processed", "generator")
 # The generator's dirty kinds that make sense for single events (an exact duplicate line would carry a
 # duplicate event id: the stream does not deduplicate, see docs/streaming.md), plus stream-only kinds.
 DIRTY_KINDS: tuple[str, ...] = tuple(k for k in generate.DIRTY_KINDS if k != "duplicate_row") + (
     "bad_event_time", "missing_event_id")
+# The optional column each dirty kind plants its bad value in (the others change an essential column or the
+# line's length): a kind whose column the pool lacks is not planted.
+PLANTED_IN = {"missing_field": "Gender", "age_out_of_range": "Age", "rating_out_of_range": "Review Rating"}
+LENGTH_KINDS = ("extra_column", "missing_column")
+INTEGER_RAW_COLUMNS = frozenset(c.raw for c in schema.COLUMNS if c.name in schema.INTEGER_COLUMNS)
 ANOMALY_FACTOR = (6.0, 10.0)
 IN_WATERMARK_MIN_S = 5.0  # a late-but-accepted event is at least this much older than its span start
 SAFETY_MARGIN_S = 15.0  # distance kept from the watermark boundary on both sides
@@ -89,7 +98,7 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
     if source != "generator" and processed is not None:
         frame, total = processed_sample(processed, config.stream_pool_rows, seed)
         for col in schema.BOOLEAN_COLUMNS:
-            frame[col] = np.where(frame[col].astype(bool), "Yes", "No")
+            frame[col] = frame[col].map({True: "Yes", False: "No"})
         frame = frame.rename(columns={v: k for k, v in schema.RAW_TO_PROCESSED.items()})
         origin = (f"processed data ({total:,} rows)" if len(frame) == total
                   else f"processed data (a sample of {len(frame):,} of its {total:,} rows, seed {seed})")
@@ -98,7 +107,16 @@ def load_pool(config: Config, source: str, seed: int) -> tuple[pd.DataFrame, str
         origin = f"generator ({len(frame):,} rows, seed {seed})"
     if frame.empty:
         raise ShopSenseError("the source of the simulator holds no rows")
-    return frame[list(schema.RAW_COLUMNS)].astype(str).reset_index(drop=True), origin
+    return frame[list(schema.RAW_COLUMNS)].apply(csv_text).reset_index(drop=True), origin
+
+
+def csv_text(values: pd.Series) -> pd.Series:
+    """A pool column as CSV fields: a null is an empty field (never 'None' or 'nan'); whole numbers stay whole
+    when pandas holds a column with nulls as floats. A column null in every row is left out of the files
+    (Simulator)."""
+    if pd.api.types.is_float_dtype(values) and values.name in INTEGER_RAW_COLUMNS:
+        values = values.astype("Int64")
+    return values.astype(str).where(values.notna(), "")
 
 
 def processed_sample(folder: Path, limit: int, seed: int) -> tuple[pd.DataFrame, int]:
@@ -128,6 +146,11 @@ class Simulator:
         if batch_size < 1 or interval <= 0:
             raise ShopSenseError("--batch-size must be >= 1 and --interval > 0")
         self.config, self.pool = config, pool
+        # A column without any value in the pool (the ingested input lacked it) is left out of the files, so the
+        # stream reads it as a column the file lacks (null, breaking no rule), as ingest did.
+        self.keep = [i for i, c in enumerate(schema.RAW_COLUMNS) if pool[c].ne("").any()]
+        self.columns = tuple(schema.RAW_COLUMNS[i] for i in self.keep) + (EVENT_ID, EVENT_TIME)
+        self.dirty_kinds = tuple(k for k in DIRTY_KINDS if k not in PLANTED_IN or PLANTED_IN[k] in self.columns)
         self.input_dir, self.tmp_dir = local_folder(config.stream_input_dir), local_folder(config.stream_tmp_dir)
         self.batch_size, self.interval, self.seed = batch_size, float(interval), seed
         self.start = start_time.astimezone(timezone.utc)
@@ -184,19 +207,22 @@ class Simulator:
 
         event_ids = [f"e{self.seed}-{k:06d}-{i:05d}" for i in range(n)]
         times = [(span + timedelta(seconds=float(o))).strftime(EVENT_TIME_STRFTIME)[:-3] for o in offsets]
-        raw_lines = [",".join(fields) for fields in rows.itertuples(index=False, name=None)]
+        all_fields = list(rows.itertuples(index=False, name=None))  # schema.RAW_COLUMNS
+        raw_lines = [",".join(self._kept(fields)) for fields in all_fields]
         lines = [f"{line},{eid},{t}" for line, eid, t in zip(raw_lines, event_ids, times)]
 
         dirty = {kind: 0 for kind in DIRTY_KINDS}
         for j, i in enumerate(dirty_idx):
-            kind = DIRTY_KINDS[j % len(DIRTY_KINDS)]
-            fields = raw_lines[i].split(",")
+            kind = self.dirty_kinds[j % len(self.dirty_kinds)]
             if kind == "bad_event_time":
                 lines[i] = f"{raw_lines[i]},{event_ids[i]},yesterday at noon"
             elif kind == "missing_event_id":
                 lines[i] = f"{raw_lines[i]},,{times[i]}"
-            else:
-                lines[i] = f"{generate._dirty_line(fields, kind)},{event_ids[i]},{times[i]}"
+            elif kind in LENGTH_KINDS:
+                lines[i] = f"{generate._dirty_line(raw_lines[i].split(','), kind)},{event_ids[i]},{times[i]}"
+            else:  # planted in the full layout, by column
+                fields = self._kept(generate._dirty_line(list(all_fields[i]), kind).split(","))
+                lines[i] = f"{','.join(fields)},{event_ids[i]},{times[i]}"
             dirty[kind] += 1
 
         info = SimulatedFile(
@@ -205,7 +231,11 @@ class Simulator:
             anomaly_event_ids=tuple(event_ids[i] for i in anom_idx),
             beyond_event_ids=tuple(event_ids[i] for i in beyond_ids),
         )
-        return [",".join(STREAM_COLUMNS)] + lines, info
+        return [",".join(self.columns)] + lines, info
+
+    def _kept(self, fields) -> list[str]:
+        """The values of the columns the files hold, of a line in the full layout."""
+        return [fields[i] for i in self.keep]
 
     def write_batch(self, k: int) -> SimulatedFile:
         """Write batch k atomically into the input folder; refuse to replace an existing file."""

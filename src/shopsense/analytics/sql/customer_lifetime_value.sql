@@ -2,6 +2,7 @@
 -- title: Customer lifetime value
 -- question: Who are the most valuable customers, and which segment (Champions, Loyal, Big Spenders, Regular, At Risk) does each customer fall into?
 -- columns: customer_id (one row per customer), purchases, total_spend (USD), avg_basket (USD per purchase), loyalty (highest previous_purchases reported), spend_quartile, frequency_quartile, loyalty_quartile (NTILE(4): 4 = best quarter), segment, segment_rank (5 = Champions ... 1 = At Risk)
+-- needs: previous_purchases
 -- tie-break: NTILE orders by the metric asc then customer_id asc, so equal values on a quartile boundary split by id; rows ordered by segment_rank desc, total_spend desc, customer_id asc.
 -- segments (first rule that matches, S/F/L = spend/frequency/loyalty quartile):
 --   Champions    S >= 3 AND F >= 3 AND L >= 3   (top half on every axis)

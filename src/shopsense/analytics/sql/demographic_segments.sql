@@ -2,6 +2,7 @@
 -- title: Demographic segments
 -- question: How is revenue split across age group x gender x subscription segments?
 -- columns: age_group, gender, subscription_status, customers (distinct), purchases, revenue (USD), revenue_share (of total revenue, 0-1), spend_per_customer (USD), revenue_rank (1 = segment with the most revenue)
+-- needs: age, gender, subscription_status
 -- tie-break: revenue_rank by revenue desc, then customers desc, then age group order, gender, subscription_status (ROW_NUMBER); rows ordered by age group, gender, subscription_status.
 WITH segments AS (
     SELECT {age_group} AS age_group,

@@ -2,6 +2,7 @@
 -- title: Revenue by state
 -- question: Which states bring the most revenue, and which category leads in each state?
 -- columns: revenue_rank (1 = top state), state, purchases, customers (distinct), revenue (USD), revenue_share (of total revenue, 0-1), top_category, top_category_revenue (USD), top_category_share (of the state's revenue, 0-1)
+-- needs: location
 -- tie-break: states rank by revenue desc, then purchases desc, then state name asc; a state's top category by revenue desc, then purchases desc, then category name asc (ROW_NUMBER both).
 WITH by_state AS (
     SELECT location AS state,

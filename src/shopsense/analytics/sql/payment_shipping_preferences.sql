@@ -2,6 +2,7 @@
 -- title: Payment and shipping preferences
 -- question: Which payment methods and shipping types do customers prefer, and how much do they spend with each?
 -- columns: preference (payment_method or shipping_type), preference_rank (1 = most used), choice, purchases, purchase_share (of all purchases, 0-1), customers (distinct), revenue (USD), median_amount (USD), avg_amount (USD)
+-- needs: payment_method, shipping_type
 -- tie-break: within a preference, rank by purchases desc, then revenue desc, then choice name asc (ROW_NUMBER).
 WITH choices AS (
     SELECT 'payment_method' AS preference, payment_method AS choice, customer_id, purchase_amount_usd

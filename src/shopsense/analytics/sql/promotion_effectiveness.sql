@@ -2,6 +2,7 @@
 -- title: Discounts and promo codes
 -- question: How do purchases with a discount and/or a promo code compare with the no-promotion baseline in spend, rating and repeat buying?
 -- columns: discount_applied, promo_code_used, purchases, purchase_share (0-1), customers (distinct), revenue (USD), avg_purchase_amount (USD), avg_review_rating, avg_previous_purchases, repeat_customer_share (share of the combination's customers with 2+ purchases in the whole log, 0-1), spend_vs_baseline (USD difference of avg_purchase_amount against no discount + no promo), rating_vs_baseline, repeat_share_vs_baseline
+-- needs: discount_applied, promo_code_used, review_rating, previous_purchases
 -- tie-break: none needed (one row per combination); the baseline (false, false) first. Baseline columns are empty when no purchase lacks both.
 -- method: two levels, (combination, customer) then combination: customers are the rows of the first level (no
 --   COUNT(DISTINCT): Spark would expand every row for it), and on the customer-partitioned log neither the first

@@ -2,6 +2,7 @@
 -- title: Seasonal trends
 -- question: How does revenue move across seasons, and which categories lead each season?
 -- columns: season, season_revenue (USD), season_revenue_rank (1 = highest-revenue season), season_rank (category's rank within the season), category, purchases, revenue (USD), season_share (category's share of the season's revenue, 0-1), avg_amount (USD)
+-- needs: season
 -- tie-break: seasons rank by revenue desc then season name asc; categories within a season by revenue desc, then purchases desc, then category name asc (ROW_NUMBER).
 WITH by_season AS (
     SELECT season,

@@ -2,6 +2,7 @@
 -- title: Subscribers against non-subscribers
 -- question: Do subscribers spend more, buy more often and rate higher than non-subscribers?
 -- columns: subscription_status, customers (distinct), purchases, purchases_per_customer, revenue (USD), revenue_share (0-1), avg_purchase_amount (USD), spend_per_customer (USD), avg_review_rating (1-5), avg_previous_purchases, frequent_buyer_share (share of purchases by customers who state Weekly/Bi-Weekly/Fortnightly, 0-1)
+-- needs: subscription_status, review_rating, previous_purchases, frequency_of_purchases
 -- tie-break: none needed (one row per status); subscribers first.
 SELECT subscription_status,
        COUNT(DISTINCT customer_id) AS customers,

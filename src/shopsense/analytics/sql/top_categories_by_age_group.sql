@@ -2,6 +2,7 @@
 -- title: Top categories by age group
 -- question: Which three categories earn the most in each age group, and what share of that group's revenue does each take?
 -- columns: age_group, category_rank (1 = best), category, purchases, revenue (USD), revenue_share (of the age group's revenue, 0-1)
+-- needs: age
 -- tie-break: within an age group, rank by revenue desc, then purchases desc, then category name asc (ROW_NUMBER, so ranks are unique).
 WITH by_group AS (
     SELECT {age_group} AS age_group,
