@@ -33,6 +33,7 @@ def _mlflow():
     os.environ.setdefault("DO_NOT_TRACK", "true")
     import mlflow
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines, also outside `_quiet`
     return mlflow
 
 
