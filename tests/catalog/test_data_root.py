@@ -3,7 +3,7 @@ same results as the home's default folders; reports and the MLflow store stay in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -39,8 +39,8 @@ class Home:
 @pytest.fixture(scope="module")
 def homes(spark, tmp_path_factory) -> tuple[Home, Home, str]:
     """(default home, home whose data_root is a file: URI elsewhere, that URI): the same generated file
-    ingested, analysed and trained (tiny models) in each. The moved home's data_root is in its settings
-    file, so the CLI run on it uses it too."""
+    ingested, analysed and trained (tiny models, served whatever their lift: the answers come from the
+    models) in each. The moved home's data_root is in its settings file, so the CLI run on it uses it too."""
     tmp = tmp_path_factory.mktemp("data_root")
     raw = write_csv(generate(800, seed=4, dirty_fraction=0.05), tmp / "raw.csv")
     elsewhere = (tmp / "elsewhere" / "shopsense").as_uri()  # file:///...
@@ -48,7 +48,7 @@ def homes(spark, tmp_path_factory) -> tuple[Home, Home, str]:
     (tmp / "moved" / "shopsense.toml").write_text(f'data_root = "{elsewhere}"\n')
     homes = []
     for name in ("default", "moved"):
-        config = load_config(home=tmp / name).with_overrides(ml=TINY_ML)
+        config = load_config(home=tmp / name).with_overrides(ml=replace(TINY_ML, serve_model_anyway=True))
         summary = ingest(spark, config, raw).to_dict()
         analyze(spark, config)
         homes.append(Home(config, summary, train_models(config, spark=spark)))
