@@ -27,14 +27,14 @@ def test_defaults_without_a_settings_file(tmp_path, monkeypatch):
     config = load_config(home=tmp_path)
     assert config.run_rows == DEFAULT_ROWS and config.spark.master == "local[*]"
     assert config.processed_dir == str(tmp_path / "data" / "processed" / "shopping")
-    assert config.model_dir("promo") == tmp_path / "models" / "promo"
+    assert config.model_dir("promo") == str(tmp_path / "models" / "promo")
 
 
 def test_data_root_moves_every_data_output_but_not_the_reports(tmp_path):
     config = Config(home=tmp_path, data_root="hdfs://nn:8020/shopsense/")
     assert config.processed_dir == "hdfs://nn:8020/shopsense/processed/shopping"
     assert config.quarantine_rows_dir == "hdfs://nn:8020/shopsense/quarantine/shopping"
-    assert config.model_dir("promo") == tmp_path / "models" / "promo"  # models stay on the driver's disk
+    assert config.model_dir("promo") == "hdfs://nn:8020/shopsense/models/promo"
     assert config.stream_output_dir == "hdfs://nn:8020/shopsense/stream/output"
     assert config.analytics_dir == "hdfs://nn:8020/shopsense/analytics"
     assert config.kpis_json == tmp_path / "reports" / "kpis.json"

@@ -78,7 +78,7 @@ def test_all_stages_run_in_order_and_the_counts_add_up(first_run):
         assert name in trained
     assert trained.count(" vs ") == 3  # every model's test metric next to its baseline
     for name in ("promo", "season", "recommender"):
-        assert (config.model_dir(name) / "metrics.json").exists()
+        assert Path(config.model_dir(name), "metrics.json").exists()
     assert "ShopSense run summary" in text
     assert f"shopsense --home {config.home} app" in text
     assert str(config.report_html) in text and config.report_html.exists()
@@ -143,5 +143,5 @@ def test_the_public_files_shape_runs_every_batch_stage(spark, config):
     assert recommender == ("recommender: not trained: no customer bought 2 or more different items (100 customers, "
                            "100 customer-item pairs): no purchase can be held out for the test split, and "
                            "collaborative filtering learns from customers who bought several")
-    assert (config.model_dir("season") / "pipeline").exists()
-    assert not (config.model_dir("promo") / "pipeline").exists()
+    assert Path(config.model_dir("season"), "pipeline").exists()
+    assert not Path(config.model_dir("promo"), "pipeline").exists()

@@ -268,18 +268,18 @@ class Config:
         return self.home / "reports"
 
     @property
-    def models_dir(self) -> Path:
-        # Models stay on the driver's disk (not under data_root): the app and `recommend` read them with
-        # pyarrow and json; the MLflow store holds the registered copies.
-        return self.home / "models"
+    def models_dir(self) -> str:
+        """The trained models' folder: a data output (under data_root when set), read and written through
+        Spark/Hadoop; the MLflow store keeps its own copies (docs/sql.md)."""
+        return self.data_uri("models", self.home / "models")
 
     @property
     def stream_dir(self) -> str:
         return self.data_uri("stream", self.home / "stream")
 
-    def model_dir(self, name: str) -> Path:
+    def model_dir(self, name: str) -> str:
         """Folder of one trained model: `pipeline/` (PipelineModel), `metrics.json` (model card)."""
-        return self.models_dir / name
+        return f"{self.models_dir}/{name}"
 
     @property
     def stream_input_dir(self) -> str:

@@ -1,11 +1,12 @@
 """Reading and writing at the edges: data outputs (URIs, through Hadoop's FileSystem API) and local reports.
 
-Folder outputs (processed data, quarantine, query results) are snapshots: Spark writes a new folder
-`<output>/_snapshots/<id>/`, then the small pointer `<output>/_current.json` is replaced in one step. Readers
-(and the SQL catalog, shopsense.catalog) follow the pointer, so they see the previous complete snapshot or
-the new complete one, never a half-written folder. Nothing is renamed but the pointer, so this holds on
-object stores too (where a folder rename is a copy): there a single PUT replaces the pointer atomically. The
-snapshot before the current one is kept, so a query that started on it still finishes.
+Folder outputs (processed data, quarantine, query results, precomputed recommendations) are snapshots:
+Spark writes a new folder `<output>/_snapshots/<id>/`, then the small pointer `<output>/_current.json` is
+replaced in one step. Readers (and the SQL catalog, shopsense.catalog) follow the pointer, so they see the
+previous complete snapshot or the new complete one, never a half-written folder. Nothing is renamed but the
+pointer, so this holds on object stores too (where a folder rename is a copy): there a single PUT replaces
+the pointer atomically. The snapshot before the current one is kept, so a query that started on it still
+finishes. Single files on the data root (model cards, popularity lists) are replaced in one step the same way.
 
 Local files (JSON, CSV, PNG, HTML reports) are written next to their target and renamed over it.
 """
@@ -95,6 +96,17 @@ def write_text_atomic(spark, uri: str, text: str) -> None:
             raise OSError(f"could not replace {uri}")
     finally:
         fs.delete(tmp, False)
+
+
+def read_json(spark, uri: str) -> Any:
+    """The data of JSON file `uri`, or None when it does not exist (ValueError when it is not JSON)."""
+    text = read_text(spark, uri)
+    return None if text is None else json.loads(text)
+
+
+def write_json_atomic(spark, uri: str, data: Any) -> None:
+    """JSON file `uri` (pretty, sorted keys, as `write_json`), replaced in one step."""
+    write_text_atomic(spark, uri, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _write(fs, path, data: bytearray) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_overview_shows_kpis_plots_and_metrics_next_to_baseline(fake_ctx):
     (reports / "plots").mkdir(parents=True)
     (reports / "plots" / "age.png").write_bytes(b"\x89PNG")
     (reports / "kpis.json").write_text(json.dumps({"rows": 1234, "total_revenue": 5.5, "gender_split": {"Male": 2}}))
-    card = ctx.config.models_dir / "promo" / "metrics.json"
+    card = Path(ctx.config.model_dir("promo")) / "metrics.json"
     card.parent.mkdir(parents=True)
     card.write_text(json.dumps({"metrics": {"model": {"auc": 0.81234567, "accuracy": 0.7, "k": 5},
                                             "baseline_majority": {"auc": 0.5, "accuracy": 0.6},
@@ -185,7 +186,7 @@ def test_overview_shows_kpis_plots_and_metrics_next_to_baseline(fake_ctx):
 
 def test_overview_says_why_a_model_was_not_trained(fake_ctx):
     ctx = fake_ctx()
-    card = ctx.config.models_dir / "recommender" / "metrics.json"
+    card = Path(ctx.config.model_dir("recommender")) / "metrics.json"
     card.parent.mkdir(parents=True)
     card.write_text(json.dumps({"model": "recommender", "not_trained": "no customer bought 2 or more items"}))
     metrics = h.overview_page(ctx)[3]

@@ -6,7 +6,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
-from shopsense.io import read_processed
+from shopsense.io import current_location, read_processed
 from shopsense.ml.model_card import PIPELINE_DIR, read_card
 
 pytestmark = pytest.mark.slow
@@ -69,16 +69,16 @@ def test_model_cards_describe_the_training(trained, spark):
     config, models = trained
     rows = read_processed(spark, config).count()
     for name in ("promo", "season", "recommender"):
-        card = read_card(config.model_dir(name))
+        card = read_card(spark, config.model_dir(name))
         assert card == models[name].card
         assert card.seed == config.ml.seed and card.spark_version and card.training_seconds > 0
         assert card.data_fingerprint["rows"] == rows and card.data_fingerprint["hash"]
         assert card.features and card.mlflow["version"] and card.mlflow["champion"]
-    promo = read_card(config.model_dir("promo"))
+    promo = read_card(spark, config.model_dir("promo"))
     assert promo.split["train_rows"] + promo.split["test_rows"] == rows
     assert promo.excluded_features == {}  # nothing in the generated data copies the label
     assert {"numTrees", "maxDepth", "search", "threshold", "threshold_objective"} <= set(promo.params)
-    assert read_card(config.model_dir("recommender")).params["variant"] in ("explicit", "implicit")
+    assert read_card(spark, config.model_dir("recommender")).params["variant"] in ("explicit", "implicit")
 
 
 def test_promo_card_has_propensity_norms(trained):
@@ -95,7 +95,7 @@ def test_promo_card_has_propensity_norms(trained):
 def test_saved_model_reloads_with_identical_predictions(trained, spark, name):
     config, models = trained
     df = read_processed(spark, config).limit(200)
-    fresh = PipelineModel.load(str(config.model_dir(name) / PIPELINE_DIR))
+    fresh = PipelineModel.load(f"{config.model_dir(name)}/{PIPELINE_DIR}")
 
     def probabilities(model):
         return [r.p for r in model.transform(df).select("customer_id", vector_to_array("probability").alias("p"))
@@ -107,7 +107,7 @@ def test_saved_model_reloads_with_identical_predictions(trained, spark, name):
 def test_no_recommendation_is_an_already_bought_item_over_all_users(trained, spark, predictor):
     config, _ = trained
     history = read_processed(spark, config).select("customer_id", F.col("item_purchased").alias("item")).distinct()
-    recs = spark.read.parquet(str(config.model_dir("recommender") / "recommendations"))
+    recs = spark.read.parquet(current_location(spark, f"{config.model_dir('recommender')}/recommendations"))
     flat = recs.select("customer_id", F.explode("items").alias("r")).select("customer_id", "r.item")
     assert flat.join(history, ["customer_id", "item"]).count() == 0
     customers = [r.customer_id for r in history.select("customer_id").distinct().collect()]

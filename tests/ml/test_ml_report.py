@@ -29,14 +29,14 @@ def test_with_models_replaces_only_the_section_and_adds_one_to_an_older_report()
     assert refreshed.count(new) == 1 and refreshed.index(new) < refreshed.index("</main>")
 
 
-def test_refresh_without_a_report_leaves_it_to_analyze(config):
-    assert refresh_models_section(config) is None and not config.report_html.exists()
+def test_refresh_without_a_report_leaves_it_to_analyze(spark, config):
+    assert refresh_models_section(spark, config) is None and not config.report_html.exists()
 
 
 @pytest.mark.slow
-def test_the_section_shows_each_decision_and_the_promo_norms(trained):
+def test_the_section_shows_each_decision_and_the_promo_norms(spark, trained):
     config, models = trained
-    text = section(models_section(config))
+    text = section(models_section(spark, config))
     for name, model in models.items():
         decision = model.card.serving
         assert f'id="model-{name}"' in text and f"Serving the {decision.serving}:" in text

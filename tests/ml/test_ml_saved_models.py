@@ -138,7 +138,7 @@ def test_leakage_guard_excludes_a_label_copy_and_says_so_in_the_card(spark, proc
     trained = train_one(MODELS["promo"], df, config)
     model, card = trained.model, trained.card
 
-    assert read_card(config.model_dir("promo")) == card
+    assert read_card(spark, config.model_dir("promo")) == card
     assert set(card.excluded_features) == {"discount_applied"}
     assert card.excluded_features["discount_applied"]["single_feature_auc"] == pytest.approx(1.0)
     assert card.details["single_feature_auc"]["discount_applied"] == pytest.approx(1.0)
@@ -200,7 +200,7 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
                    rf"{str(answer).lower()} in all ([\d,]+) rows: a classifier needs both answers")
         assert 0 < int(re.fullmatch(message, str(out.exception)).group(1)) < 600
 
-    stale = config.model_dir("promo") / "pipeline"
+    stale = Path(config.model_dir("promo"), "pipeline")
     stale.mkdir(parents=True)
     out = runner.invoke(app, ["--home", str(tmp_path), "train", "all"])
     assert out.exit_code == 0, out.output
@@ -208,11 +208,11 @@ def test_a_constant_promo_label_is_not_trained_and_says_why(spark, processed_fra
     assert lines[0].startswith("promo: not trained: `promo_code_used` in the training split is false in all")
     assert lines[1].startswith("season: serving ")
     assert lines[2].startswith("recommender: not trained: no customer bought 2 or more different items")
-    assert not (config.model_dir("promo") / "pipeline").exists()
-    reason = read_card(config.model_dir("promo")).not_trained
+    assert not Path(config.model_dir("promo"), "pipeline").exists()
+    reason = read_card(spark, config.model_dir("promo")).not_trained
     assert lines[0] == f"promo: not trained: {reason}"
-    assert read_card(config.model_dir("season")).model == "season"
-    rec_reason = read_card(config.model_dir("recommender")).not_trained
+    assert read_card(spark, config.model_dir("season")).model == "season"
+    rec_reason = read_card(spark, config.model_dir("recommender")).not_trained
     assert lines[2] == f"recommender: not trained: {rec_reason}"
     # What the app shows on the tabs: the reason, not "run `shopsense train promo`".
     status = Predictor(config, spark=spark).status()
@@ -260,7 +260,7 @@ def test_without_a_trained_recommender_the_most_popular_items_are_served(spark, 
     frame = processed_frame(600, seed=5)
     frame["customer_id"] = range(1, len(frame) + 1)
     spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
-    record_not_trained(config, "recommender", "no customer bought 2 or more different items")
+    record_not_trained(spark, config, "recommender", "no customer bought 2 or more different items")
     buyers = frame.groupby("item_purchased")["customer_id"].nunique()
     ranked = [item for item, _ in sorted(buyers.items(), key=lambda pair: (-pair[1], pair[0]))]
     customer = int(frame.customer_id[frame.item_purchased == ranked[0]].iloc[0])  # bought the top item
@@ -289,5 +289,5 @@ def test_without_a_trained_recommender_the_most_popular_items_are_served(spark, 
     assert out.output.splitlines()[1] == "score = share of customers who bought the item"
     assert out.output.splitlines()[2].startswith(f"  1. {ranked[1]} (score ")
 
-    (config.model_dir("recommender") / CARD_FILE).unlink()  # no card, no reason: train it, as before
+    Path(config.model_dir("recommender"), CARD_FILE).unlink()  # no card, no reason: train it, as before
     assert not Predictor(config, spark=spark).serves("recommender")

@@ -292,21 +292,21 @@ def write_report(page: str, path: Path) -> Path:
     return write_text(page, path)
 
 
-def models_section(config: Config) -> str:
+def models_section(spark, config: Config) -> str:
     """The models section from the cards `shopsense train` wrote (a model without a readable card: not trained)."""
     cards: dict[str, ModelCard | NotTrainedCard | None] = {}
     for name in MODEL_NAMES:
         try:
-            cards[name] = read_card(config.model_dir(name))
-        except (OSError, ValueError):  # no card (never trained), or a damaged one: training writes it anew
+            cards[name] = read_card(spark, config.model_dir(name))
+        except ValueError:  # a damaged card: training writes it anew
             cards[name] = None
     return render_models(cards, {name: reliability_plot(config.reports_dir, name) for name in MODEL_NAMES})
 
 
-def refresh_models_section(config: Config) -> Path | None:
+def refresh_models_section(spark, config: Config) -> Path | None:
     """Replace the models section of an existing report.html with the current cards (`shopsense train` calls
     this: `shopsense run` analyzes before it trains). No report yet: nothing to do, `analyze` renders it."""
     path = config.report_html
     if not path.exists():
         return None
-    return write_report(with_models(path.read_text(encoding="utf-8"), models_section(config)), path)
+    return write_report(with_models(path.read_text(encoding="utf-8"), models_section(spark, config)), path)

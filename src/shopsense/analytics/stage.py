@@ -151,7 +151,7 @@ def analyze(spark, config: Config) -> Analysis:
         plots, skipped_plots = write_plots(profile, kpis, config.plots_dir, absent)
         results, baskets = run_suite(spark, purchases, config, absent=absent)
         page = render_report(kpis, plots, results, baskets, config.processed_dir, config.report_max_table_rows,
-                             skipped_plots, models=models_section(config))
+                             skipped_plots, models=models_section(spark, config))
         report = write_report(page, config.report_html)
     finally:
         purchases.unpersist()

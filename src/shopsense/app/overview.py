@@ -1,4 +1,5 @@
-"""The Overview tab's data: headline KPIs and plots written by `shopsense analyze`, model cards of `train`.
+"""The Overview tab's data: headline KPIs and plots written by `shopsense analyze` (local reports), model
+cards of `train` (on the data root).
 
 Only reads files; whatever is missing is reported with the command that produces it.
 """
@@ -11,7 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from shopsense import io
 from shopsense.config import Config
+from shopsense.ml.model_card import CARD_FILE
 
 MODEL_NAMES = ("promo", "season", "recommender")
 METRIC_COLUMNS = ("model", "metric", "test", "baseline", "baseline name")
@@ -79,12 +82,32 @@ def kpi_markdown(kpis: dict[str, Any] | None) -> str:
 
 
 def model_card(config: Config, name: str) -> tuple[dict[str, Any] | None, str | None]:
-    card, problem = read_json(config.models_dir / name / "metrics.json")
+    """(the card of model `name`, None) or (None, why not and the command to run). Cards are on the data
+    root, so they are read through the Hadoop FileSystem of the app's Spark session."""
+    uri = f"{config.model_dir(name)}/{CARD_FILE}"
+    try:
+        card = io.read_json(_spark(config), uri)
+        problem = None if card is not None else f"{uri} is missing"
+    except ValueError as exc:
+        card, problem = None, f"{uri} cannot be read ({exc})"
     if problem:
         return None, f"{problem}: run `shopsense train {name}`"
     if "not_trained" in card:  # written by `train all` when this data cannot train the model
         return None, f"not trained on this data: {card['not_trained']}"
     return card, None
+
+
+def _spark(config: Config):
+    """The app's Spark session (the Predictor's), created only when there is none yet."""
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    from shopsense.spark import get_spark
+
+    try:
+        return SparkSession.active()
+    except PySparkRuntimeError:
+        return get_spark(config.spark)
 
 
 def metrics_table(config: Config) -> pd.DataFrame:

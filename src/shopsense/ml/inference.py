@@ -9,25 +9,22 @@ Predictions always come from Spark's own fitted models: ShopSense does not re-im
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
 from shopsense import schema
 from shopsense.config import Config
 from shopsense.errors import InvalidInput, ModelUnavailable, ShopSenseError
-from shopsense.io import read_processed
+from shopsense.io import current_location, read_json, read_processed
 from shopsense.ml import promo, recommender
 from shopsense.ml import season as season_model
 from shopsense.ml import tracking
-from shopsense.ml.model_card import CARD_FILE, ModelCard, NotTrainedCard, read_card
+from shopsense.ml.model_card import ModelCard, NotTrainedCard, read_card
 from shopsense.ml.registry import MODELS
 from shopsense.ml.scoring import RowScorer
 from shopsense.ml.serving import label as serving_label
@@ -159,10 +156,10 @@ class Predictor:
     # --- loading ------------------------------------------------------------------------------------
     def _load(self, name: str) -> None:
         model_dir = self.config.model_dir(name)
-        if not (model_dir / CARD_FILE).exists():
+        card = read_card(self.spark, model_dir)
+        if card is None:
             self._missing[name] = f"model '{name}' not found: {_train_hint(name)}"
             return
-        card = read_card(model_dir)
         if isinstance(card, NotTrainedCard):
             self._not_trained.add(name)
             self._missing[name] = f"model '{name}' was not trained on this data: {card.not_trained}"
@@ -215,11 +212,20 @@ class Predictor:
         if recommender.NAME not in self.cards:
             return
         model_dir = self.config.model_dir(recommender.NAME)
-        self.popularity = json.loads((model_dir / recommender.POPULARITY_FILE).read_text())
-        # Read with pyarrow (no Spark job): one row per customer, its bought items and ranked recommendations.
-        folder = str(model_dir / recommender.RECOMMENDATIONS_DIR)
-        self.popularity_customers = sum(f.metadata.num_rows for f in pq.ParquetDataset(folder).fragments)
-        self.recommendations = CustomerTable(pq.read_table(folder, filters=self._only_filter()))
+        popularity = read_json(self.spark, f"{model_dir}/{recommender.POPULARITY_FILE}")
+        location = current_location(self.spark, f"{model_dir}/{recommender.RECOMMENDATIONS_DIR}")
+        if popularity is None or location is None:  # training writes the card after both: removed since
+            raise ShopSenseError(f"{model_dir} has a model card but no popularity list or recommendations: "
+                                 f"{_train_hint(recommender.NAME)}")
+        self.popularity = popularity
+        # The recommendations hold one row per customer of the training pairs, as many as the card counted.
+        self.popularity_customers = self.cards[recommender.NAME].split["customers"]
+        # One row per customer: its bought items and ranked recommendations (the customer filter is pushed
+        # down to the Parquet reader).
+        df = self.spark.read.parquet(location)
+        if self.only_customers is not None:
+            df = df.where(F.col(CUSTOMER).isin(list(self.only_customers)))
+        self.recommendations = CustomerTable(df.toArrow())
 
     def _load_popularity_of_processed_data(self) -> None:
         """This data cannot train ALS (e.g. one purchase per customer, as in the public file): the most popular
@@ -234,10 +240,6 @@ class Predictor:
         self.popularity_customers = len(self.customers) if everyone else processed.select(CUSTOMER).distinct().count()
         if self.popularity:
             self._missing[recommender.NAME] += "; recommendations are the most popular items instead"
-
-    def _only_filter(self):
-        """A pyarrow filter keeping the rows of the customers asked for (None: every row)."""
-        return None if self.only_customers is None else pc.field(CUSTOMER).isin(list(self.only_customers))
 
     def status(self) -> dict[str, str | None]:
         return {name: self._missing.get(name) for name in MODEL_NAMES}

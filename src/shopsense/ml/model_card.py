@@ -7,14 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from shopsense import io
 from shopsense.config import MLSettings
-from shopsense.io import write_json
 from shopsense.ml.serving import ServingDecision
 
 CARD_FILE = "metrics.json"
@@ -105,16 +104,18 @@ def split_section(train: DataFrame, test: DataFrame, settings: MLSettings) -> di
             "train_customers": customers(train), "test_customers": customers(test)}
 
 
-def write_card(card: ModelCard | NotTrainedCard, model_dir: Path) -> Path:
-    return write_json(card.to_json(), model_dir / CARD_FILE)
+def write_card(spark, card: ModelCard | NotTrainedCard, model_dir: str) -> None:
+    io.write_json_atomic(spark, f"{model_dir}/{CARD_FILE}", card.to_json())
 
 
 def card_of(data: dict) -> ModelCard | NotTrainedCard:
     return NotTrainedCard(**data) if "not_trained" in data else ModelCard.from_json(data)
 
 
-def read_card(model_dir: Path) -> ModelCard | NotTrainedCard:
-    return card_of(json.loads((model_dir / CARD_FILE).read_text()))
+def read_card(spark, model_dir: str) -> ModelCard | NotTrainedCard | None:
+    """The card of the model in `model_dir` (a URI), None when there is none (ValueError when damaged)."""
+    data = io.read_json(spark, f"{model_dir}/{CARD_FILE}")
+    return None if data is None else card_of(data)
 
 
 @dataclass
@@ -123,14 +124,15 @@ class TrainedModel:
 
     model: Any  # pyspark.ml.PipelineModel
     card: ModelCard
-    write_outputs: Callable[[str], None] | None = None  # called with the model folder (a path or URI string)
+    # Writes the model's other outputs into its model folder (a URI); returns the snapshots it staged, which
+    # training commits once the model is saved and before its card is written.
+    write_outputs: Callable[[str], list[io.Snapshot]] | None = None
 
 
-# --- a trained model and where it lives on disk -------------------------------------------------------
+# --- a trained model and where it lives (a folder under config.models_dir) ------------------------------
 PIPELINE_DIR = "pipeline"
 
 
-def save_model(model, card: ModelCard, model_dir: Path) -> Path:
-    """The fitted PipelineModel under `<model_dir>/pipeline/` and its card next to it."""
-    model.write().overwrite().save(str(model_dir / PIPELINE_DIR))
-    return write_card(card, model_dir)
+def save_pipeline(model, model_dir: str) -> None:
+    """The fitted PipelineModel under `<model_dir>/pipeline/` (a URI: Spark's ML writer, any Hadoop FS)."""
+    model.write().overwrite().save(f"{model_dir}/{PIPELINE_DIR}")

@@ -7,8 +7,6 @@ contain an item the customer already bought (anti-join against the full purchase
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from pyspark.ml import Pipeline, PipelineModel
@@ -17,9 +15,9 @@ from pyspark.ml.recommendation import ALS
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from shopsense import io
 from shopsense.config import MLSettings
 from shopsense.errors import NotLearnable, ShopSenseError
-from shopsense.io import write_json
 from shopsense.ml.evaluation import bias_baseline_predictions, ndcg_at_k, ranking_metrics, rmse
 from shopsense.ml.model_card import Stopwatch, TrainedModel, build_card
 from shopsense.ml.serving import decide, ratio_lift_interval
@@ -29,7 +27,9 @@ USER, ITEM, ITEM_INDEX = "customer_id", "item_purchased", "item_index"
 # variant -> rating column of the pairs. Explicit ALS learns the rating minus the training mean: ALS has no
 # bias term, and on raw 2.5-5 ratings with a few ratings per customer it shrinks towards 0 (RMSE > 1).
 VARIANTS = {"explicit": "rating_centered", "implicit": "purchases"}
-RECOMMENDATIONS_DIR = "recommendations"  # precomputed ranked unbought items of every known customer
+# Precomputed ranked unbought items of every known customer: a snapshot output (shopsense.io), the
+# catalog's `recommendations` table.
+RECOMMENDATIONS_DIR = "recommendations"
 POPULARITY_FILE = "popularity.json"
 MAX_USER_ID = 2**31 - 1  # ALS stores ids as Java ints
 
@@ -192,9 +192,10 @@ def train_recommender(df: DataFrame, settings: MLSettings) -> TrainedModel:
         for cached in (pairs, train, test, fit_train, validation):
             cached.unpersist()
 
-    def write_outputs(model_dir: str) -> None:
-        recommendations.write.mode("overwrite").parquet(f"{model_dir}/{RECOMMENDATIONS_DIR}")
-        write_json(popularity, Path(model_dir) / POPULARITY_FILE)  # a local file, as every JSON output
+    def write_outputs(model_dir: str) -> list[io.Snapshot]:
+        spark = recommendations.sparkSession
+        io.write_json_atomic(spark, f"{model_dir}/{POPULARITY_FILE}", popularity)
+        return [io.stage_parquet(recommendations, f"{model_dir}/{RECOMMENDATIONS_DIR}")]
 
     return TrainedModel(model, card, write_outputs)
 
