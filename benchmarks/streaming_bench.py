@@ -15,11 +15,16 @@ the run instead of after minutes of real time.
   closed it (the first file whose events reach window end + watermark) to its batch folder's _SUCCESS.
 - Peak memory: peak resident set of this process (driver) + the local Spark JVM (VmHWM).
 
-`--parse-cost ROWS`: instead, what parsing once saves: the sales_kpis aggregation (static, medians of 3
-after a first run) computed from the CSV files (parse + validate) and from the same rows already parsed
-into Parquet, as the five queries read them.
+`--parse-cost ROWS`: instead, what parsing costs and parsing once saves: parse + validate alone, and the
+sales_kpis aggregation computed from the CSV files (parse + validate) and from the same rows already parsed
+into Parquet, as the five queries read them (static; wall and CPU seconds of driver + JVM, medians of the
+last 4 of 6 rounds).
 
-Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3]
+`--profile`: also, per rate and query, where a micro-batch's time goes: medians of the progress' durationMs
+parts, Spark jobs and their tasks' CPU seconds per micro-batch (with input / no-data), state operators.
+CPU cores used (driver + JVM CPU seconds per second of feeding) is the least load-dependent figure.
+
+Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3] [--profile]
        python benchmarks/streaming_bench.py --parse-cost 60000
 Not a test: numbers depend on the machine and its load (the load average is printed with them).
 """
@@ -289,18 +294,25 @@ def parse_cost(spark, pool, rows: int) -> None:
     spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
     parsed = source.parse_events(source.read_batch(spark, str(config.stream_input_dir)))
     parsed.write.parquet(str(home / "parsed"))
-    inputs = {"CSV (parse + validate)": parsed, "parsed Parquet": spark.read.parquet(str(home / "parsed"))}
-    seconds: dict[str, list[float]] = {name: [] for name in inputs}
-    for _ in range(4):
-        for name, df in inputs.items():
-            began = time.monotonic()
-            queries.sales_kpis(source.valid_events(df), config.stream_window).collect()
-            seconds[name].append(time.monotonic() - began)
-    medians = {name: statistics.median(values[1:]) for name, values in seconds.items()}
-    for name, median in medians.items():
-        print(f"sales_kpis from {name}: median {median:.2f} s ({', '.join(f'{v:.2f}' for v in seconds[name])})")
-    csv, parquet = medians.values()
-    print(f"# {rows} rows: parsing + aggregating costs {csv / parquet:.1f}x aggregating parsed rows")
+    kpis = {name: queries.sales_kpis(source.valid_events(df), config.stream_window) for name, df in
+            (("sales_kpis from CSV (parse + validate)", parsed),
+             ("sales_kpis from parsed Parquet", spark.read.parquet(str(home / "parsed"))))}
+    work = {"parse + validate only": lambda: parsed.write.format("noop").mode("overwrite").save(),
+            **{name: df.collect for name, df in kpis.items()}}
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in work}
+    for _ in range(6):  # the first rounds warm the JIT up; medians of the last 4
+        for name, run in work.items():
+            began, cpu_began = time.monotonic(), cpu_seconds()
+            run()
+            seconds[name].append((time.monotonic() - began, cpu_seconds() - cpu_began))
+    medians = {name: (statistics.median(w for w, _ in values[2:]), statistics.median(c for _, c in values[2:]))
+               for name, values in seconds.items()}
+    for name, (wall, cpu) in medians.items():
+        print(f"{name}: median {wall:.2f} s, CPU {cpu:.2f} s = {cpu / rows * 1e6:.0f} us per row "
+              f"(wall {', '.join(f'{w:.2f}' for w, _ in seconds[name])})")
+    _, (csv, _), (parquet, _) = medians.values()
+    print(f"# {rows} rows: parsing + aggregating costs {csv / parquet:.1f}x aggregating parsed rows; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
