@@ -15,17 +15,23 @@ the run instead of after minutes of real time.
   closed it (the first file whose events reach window end + watermark) to its batch folder's _SUCCESS.
 - Peak memory: peak resident set of this process (driver) + the local Spark JVM (VmHWM).
 
-`--parse-cost ROWS`: instead, what parsing once saves: the sales_kpis aggregation (static, medians of 3
-after a first run) computed from the CSV files (parse + validate) and from the same rows already parsed
-into Parquet, as the five queries read them.
+`--parse-cost ROWS`: instead, what parsing costs and parsing once saves: parse + validate alone, and the
+sales_kpis aggregation computed from the CSV files (parse + validate) and from the same rows already parsed
+into Parquet, as the five queries read them (static; wall and CPU seconds of driver + JVM, medians of the
+last 4 of 6 rounds).
 
-Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3]
+`--profile`: also, per rate and query, where a micro-batch's time goes: medians of the progress' durationMs
+parts, Spark jobs and their tasks' CPU seconds per micro-batch (with input / no-data), state operators.
+CPU cores used (driver + JVM CPU seconds per second of feeding) is the least load-dependent figure.
+
+Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3] [--profile]
        python benchmarks/streaming_bench.py --parse-cost 60000
 Not a test: numbers depend on the machine and its load (the load average is printed with them).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -49,11 +55,12 @@ START = datetime(2025, 1, 1, 10, 0, tzinfo=timezone.utc)
 
 
 class ProgressLog(StreamingQueryListener):
-    """Input rows and durations of the micro-batches with input, per query name."""
+    """Input rows and durations of the micro-batches with input, per query name; every progress (--profile)."""
 
     def __init__(self):
         self.rows: dict[str, int] = {}
         self.durations: list[float] = []
+        self.progress: list[dict] = []
 
     def onQueryStarted(self, event):
         pass
@@ -63,6 +70,7 @@ class ProgressLog(StreamingQueryListener):
         self.rows[p.name] = self.rows.get(p.name, 0) + p.numInputRows
         if p.numInputRows:
             self.durations.append(p.batchDuration / 1000)
+        self.progress.append(json.loads(p.json))
 
     def onQueryIdle(self, event):
         pass
@@ -85,6 +93,19 @@ def peak_rss_mb() -> float:
     me = os.getpid()
     children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == me]
     return (hwm(me) + sum(hwm(c) for c in children)) / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) used so far by this process and its living child processes (the Spark JVM)."""
+    def used(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    me = os.getpid()
+    return used(me) + sum(used(int(p)) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == me)
 
 
 def _parent(pid: int) -> int | None:
@@ -147,11 +168,12 @@ def run_level(spark, pool, rate: int, args) -> dict:
         time.sleep(0.1)
     log.rows.clear()
     log.durations.clear()
+    log.progress.clear()
 
     out_dir = Path(config.stream_output_dir) / "sales_kpis"
     appeared: dict[str, float] = {}
     landed: list[tuple[float, datetime]] = []
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), cpu_seconds()
     for i, (path, span_end) in enumerate(files[1:]):
         due = began + i * args.file_interval
         while time.monotonic() < due:
@@ -160,6 +182,7 @@ def run_level(spark, pool, rate: int, args) -> dict:
         landed.append((land(path, input_dir), span_end))
     time.sleep(args.file_interval)
     fed_seconds = time.monotonic() - began
+    cores_used = (cpu_seconds() - cpu_began) / fed_seconds
     fed_rows = len(landed) * rows_per_file
     slowest = min(log.rows.get(name, 0) for name in QUERY_NAMES)
     settle_end = time.monotonic() + args.settle
@@ -186,7 +209,7 @@ def run_level(spark, pool, rate: int, args) -> dict:
         "behind_rows": fed_rows - slowest, "kept_up": fed_rows - slowest <= allowed_behind,
         "batch_p50": percentile(log.durations, 0.5), "batch_p95": percentile(log.durations, 0.95),
         "latency_p50": percentile(latencies, 0.5), "latency_p95": percentile(latencies, 0.95),
-        "windows": len(latencies), "peak_mb": peak_rss_mb(),
+        "windows": len(latencies), "peak_mb": peak_rss_mb(), "cores_used": cores_used, "log": log,
     }
 
 
@@ -196,6 +219,64 @@ def _poll(out_dir: Path, appeared: dict[str, float]) -> None:
         for folder in os.listdir(out_dir):
             if folder.startswith("batch_id=") and folder not in appeared and (out_dir / folder / "_SUCCESS").exists():
                 appeared[folder] = now
+
+
+PROFILED = ("addBatch", "queryPlanning", "getBatch", "latestOffset", "walCommit", "commitOffsets",
+            "triggerExecution")
+
+
+def jobs_per_batch(spark) -> dict[tuple[str, int], tuple[int, float]]:
+    """(query run id, batch id) -> (Spark jobs, their tasks' CPU time in s), from Spark's status store
+    (a micro-batch's jobs carry the query's run id as job group and `batch = N` in their description)."""
+    store = spark.sparkContext._jsc.sc().statusStore()
+
+    def stage_cpu(stage_id: int) -> float:
+        try:
+            return store.lastStageAttempt(stage_id).executorCpuTime() / 1e9
+        except Exception:  # noqa: BLE001 - a stage the store no longer holds counts nothing
+            return 0.0
+
+    jobs = store.jobsList(None)
+    counts: dict[tuple[str, int], tuple[int, float]] = {}
+    for i in range(jobs.size()):
+        job = jobs.apply(i)
+        group, description = job.jobGroup(), job.description()
+        if group.isEmpty() or description.isEmpty() or "batch = " not in description.get():
+            continue
+        batch = int(description.get().rsplit("batch = ", 1)[1].split(")")[0].split()[0])
+        stage_ids = job.stageIds()
+        took = sum(stage_cpu(stage_ids.apply(k)) for k in range(stage_ids.size()))
+        n, total = counts.get((group.get(), batch), (0, 0.0))
+        counts[(group.get(), batch)] = (n + 1, total + took)
+    return counts
+
+
+def print_profile(spark, progress: list[dict]) -> None:
+    """Per query: medians of the progress' durationMs parts, of the Spark jobs per micro-batch and of the
+    state operators' metrics, micro-batches with input and without (no-data) apart."""
+    jobs = jobs_per_batch(spark)
+    (ROOT / "profile.jsonl").write_text("".join(json.dumps(p) + "\n" for p in progress))  # for a closer look
+    print("query | batches data/no-data | rows/batch | " + " | ".join(PROFILED) + " ms (data) | jobs | task CPU s | "
+          "no-data: triggerExecution ms, jobs, task CPU s | state: partitions, instances, commit ms, rows, mem MB")
+    for name in ("events", *QUERY_NAMES):
+        mine = [p for p in progress if p["name"] == name]
+        data = [p for p in mine if p["numInputRows"]]
+        empty = [p for p in mine if not p["numInputRows"]]
+
+        def med(values):
+            return statistics.median(values) if values else float("nan")
+
+        parts = " | ".join(f"{med([p['durationMs'].get(k, 0) for p in data]):.0f}" for k in PROFILED)
+        job = [jobs.get((p["runId"], p["batchId"]), (0, 0.0)) for p in data]
+        job_empty = [jobs.get((p["runId"], p["batchId"]), (0, 0.0)) for p in empty]
+        ops = [op for p in data for op in p.get("stateOperators") or []]
+        state = (f"{med([o.get('numShufflePartitions', 0) for o in ops]):.0f}, "
+                 f"{med([o.get('numStateStoreInstances', 0) for o in ops]):.0f}, "
+                 f"{med([o.get('commitTimeMs', 0) for o in ops]):.0f}, {med([o.get('numRowsTotal', 0) for o in ops]):.0f}, "
+                 f"{med([o.get('memoryUsedBytes', 0) for o in ops]) / 2**20:.1f}") if ops else "-"
+        print(f"{name} | {len(data)}/{len(empty)} | {med([p['numInputRows'] for p in data]):.0f} | {parts} | {med([j[0] for j in job]):.0f} | "
+              f"{med([j[1] for j in job]):.2f} | {med([p['durationMs'].get('triggerExecution', 0) for p in empty]):.0f}, "
+              f"{med([j[0] for j in job_empty]):.0f}, {med([j[1] for j in job_empty]):.2f} | {state}", flush=True)
 
 
 def parse_cost(spark, pool, rows: int) -> None:
@@ -213,18 +294,25 @@ def parse_cost(spark, pool, rows: int) -> None:
     spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
     parsed = source.parse_events(source.read_batch(spark, str(config.stream_input_dir)))
     parsed.write.parquet(str(home / "parsed"))
-    inputs = {"CSV (parse + validate)": parsed, "parsed Parquet": spark.read.parquet(str(home / "parsed"))}
-    seconds: dict[str, list[float]] = {name: [] for name in inputs}
-    for _ in range(4):
-        for name, df in inputs.items():
-            began = time.monotonic()
-            queries.sales_kpis(source.valid_events(df), config.stream_window).collect()
-            seconds[name].append(time.monotonic() - began)
-    medians = {name: statistics.median(values[1:]) for name, values in seconds.items()}
-    for name, median in medians.items():
-        print(f"sales_kpis from {name}: median {median:.2f} s ({', '.join(f'{v:.2f}' for v in seconds[name])})")
-    csv, parquet = medians.values()
-    print(f"# {rows} rows: parsing + aggregating costs {csv / parquet:.1f}x aggregating parsed rows")
+    kpis = {name: queries.sales_kpis(source.valid_events(df), config.stream_window) for name, df in
+            (("sales_kpis from CSV (parse + validate)", parsed),
+             ("sales_kpis from parsed Parquet", spark.read.parquet(str(home / "parsed"))))}
+    work = {"parse + validate only": lambda: parsed.write.format("noop").mode("overwrite").save(),
+            **{name: df.collect for name, df in kpis.items()}}
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in work}
+    for _ in range(6):  # the first rounds warm the JIT up; medians of the last 4
+        for name, run in work.items():
+            began, cpu_began = time.monotonic(), cpu_seconds()
+            run()
+            seconds[name].append((time.monotonic() - began, cpu_seconds() - cpu_began))
+    medians = {name: (statistics.median(w for w, _ in values[2:]), statistics.median(c for _, c in values[2:]))
+               for name, values in seconds.items()}
+    for name, (wall, cpu) in medians.items():
+        print(f"{name}: median {wall:.2f} s, CPU {cpu:.2f} s = {cpu / rows * 1e6:.0f} us per row "
+              f"(wall {', '.join(f'{w:.2f}' for w, _ in seconds[name])})")
+    _, (csv, _), (parquet, _) = medians.values()
+    print(f"# {rows} rows: parsing + aggregating costs {csv / parquet:.1f}x aggregating parsed rows; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -236,10 +324,14 @@ def main() -> None:
     parser.add_argument("--event-span", type=float, default=20.0, help="event-time seconds per file")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds of latency polling after feeding")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print, per rate and query, where a micro-batch's time goes (see print_profile)")
     parser.add_argument("--parse-cost", type=int, metavar="ROWS", help="measure parsing once instead (see above)")
     args = parser.parse_args()
 
-    spark = get_spark(SparkSettings(master=args.master, app_name="shopsense-streaming-bench"))
+    # The status store keeps enough jobs for --profile to count a whole run's.
+    spark = get_spark(SparkSettings(master=args.master, app_name="shopsense-streaming-bench",
+                                    extra={"spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000"}))
     pool, origin = load_pool(load_config(home=ROOT), "generator", seed=1)
     print(f"# shopsense streaming benchmark, master {args.master}, cores {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, source {origin}")
@@ -248,15 +340,18 @@ def main() -> None:
         parse_cost(spark, pool, args.parse_cost)
         return
     print("rate events/s | rows/file | input rows/s | slowest query rows/s | behind rows | kept up | "
-          "batch p50/p95 s | latency p50/p95 s | windows | peak MB")
+          "batch p50/p95 s | latency p50/p95 s | windows | peak MB | CPU cores used")
     best = None
     for rate in (int(r) for r in args.rates.split(",")):
         runs = [run_level(spark, pool, rate, args) for _ in range(args.repeat)]
-        med = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "kept_up"}
+        if args.profile:
+            print_profile(spark, runs[-1]["log"].progress)
+        med = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key not in ("kept_up", "log")}
         kept_up = sum(r["kept_up"] for r in runs) * 2 > len(runs)
         print(f"{rate} | {med['rows_per_file']:.0f} | {med['input_rows_per_s']:.0f} | {med['slowest_rows_per_s']:.0f} | "
               f"{med['behind_rows']:.0f} | {'yes' if kept_up else 'no'} | {med['batch_p50']:.2f}/{med['batch_p95']:.2f} | "
-              f"{med['latency_p50']:.1f}/{med['latency_p95']:.1f} | {med['windows']:.0f} | {med['peak_mb']:.0f}",
+              f"{med['latency_p50']:.1f}/{med['latency_p95']:.1f} | {med['windows']:.0f} | {med['peak_mb']:.0f} | "
+              f"{med['cores_used']:.2f}",
               flush=True)
         if not kept_up:
             break

@@ -18,3 +18,15 @@ def test_a_batch_is_written_once_and_readers_skip_incomplete_batches(spark, tmp_
                                                               "n int, s string, batch_id int"))
     assert output.write(spark.createDataFrame([(3, "c")], "n int, s string"), 1)  # overwrites the debris
     assert sorted(r.n for r in output.read().collect()) == [1, 2, 3]
+
+
+def test_the_last_batches_before_one_are_read_with_a_given_schema(spark, tmp_path):
+    output = BatchOutput(spark, (tmp_path / "out").as_uri())
+    rows = "n int, s string"
+    for batch_id in (0, 1, 2, 10):  # 10 after 2: batch order, not name order
+        output.write(spark.createDataFrame([(batch_id, f"b{batch_id}")], rows), batch_id)
+    schema = spark.createDataFrame([], rows).schema
+    assertDataFrameEqual(output.read(schema, before=10, last=2),
+                         spark.createDataFrame([(1, "b1", 1), (2, "b2", 2)], "n int, s string, batch_id int"))
+    assert sorted(r.batch_id for r in output.read(schema, before=11).collect()) == [0, 1, 2, 10]
+    assert output.read(schema, before=0) is None

@@ -18,7 +18,7 @@ from shopsense.errors import ShopSenseError
 from shopsense.streaming import queries
 from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.progress import ProgressPrinter
-from shopsense.io import make_dirs
+from shopsense.io import make_dirs, read_text
 from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink
 from shopsense.streaming.source import EVENT_TIME, parse_events, read_stream, valid_events
 
@@ -103,9 +103,10 @@ def anomaly_reference(spark, config: Config) -> tuple[DataFrame, str]:
 def batch_watermark_ms(spark, checkpoint: str, batch_id: int) -> int:
     """The watermark Spark used for micro-batch `batch_id` of a query (epoch ms; 0 before any event),
     as recorded in the query's offset log before the batch ran (the same value when it is replayed)."""
-    lines = spark.read.text(f"{checkpoint}/offsets/{batch_id}").collect()  # three short lines
-    return next(json.loads(line.value)["batchWatermarkMs"] for line in lines
-                if line.value.startswith("{") and "batchWatermarkMs" in line.value)
+    # Three short lines, read through the Hadoop FileSystem API: a Spark job per micro-batch would cost more.
+    lines = (read_text(spark, f"{checkpoint}/offsets/{batch_id}") or "").splitlines()
+    return next(json.loads(line)["batchWatermarkMs"] for line in lines
+                if line.startswith("{") and "batchWatermarkMs" in line)
 
 
 class DataQualityBatch:
@@ -138,16 +139,18 @@ class AnomalyBatch:
         if self._cached is not None:
             self._cached.unpersist()
         windows = self._cached = batch_df.persist()  # the state store runs once
+        if windows.isEmpty():  # most micro-batches finalise no window: no alert, no history to read
+            return queries.purchase_alerts(windows)
         new = windows.select("window_start", "window_end", "revenue")
-        earlier = self.history.read()
-        recent = (earlier.filter(F.col("batch_id") < batch_id)
-                  .orderBy(F.col("window_start").desc()).limit(cfg.stream_revenue_history)
+        # Every written batch holds at least one window: the last `history` batches before this one hold
+        # the recent windows.
+        earlier = self.history.read(new.schema, before=batch_id, last=cfg.stream_revenue_history)
+        recent = (earlier.orderBy(F.col("window_start").desc()).limit(cfg.stream_revenue_history)
                   .select("window_start", "window_end", "revenue", F.lit(False).alias("is_new"))
                   if earlier is not None else None)
         series = new.withColumn("is_new", F.lit(True))
         series = series if recent is None else recent.unionByName(series)
-        if not windows.isEmpty():
-            self.history.write(new, batch_id)
+        self.history.write(new, batch_id)
         return queries.purchase_alerts(windows).unionByName(queries.revenue_alerts(
             series, cfg.stream_revenue_history, cfg.stream_revenue_min_history, cfg.stream_anomaly_z,
             cfg.stream_revenue_min_change))

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from pyspark.sql import DataFrame, Row
-from pyspark.sql.types import StructType
+from pyspark.sql.types import IntegerType, StructField, StructType
 
 from shopsense.io import hadoop_path
 
@@ -54,19 +54,25 @@ class BatchOutput:
         df.write.mode("overwrite").parquet(self.batch_uri(batch_id))
         return True
 
-    def complete_batches(self) -> list[str]:
-        """URIs of the batch folders whose write completed, in batch order."""
+    def complete_batches(self) -> list[tuple[int, str]]:
+        """(batch id, URI) of the batch folders whose write completed, in batch order."""
         fs, pattern = hadoop_path(self.spark, f"{self.uri}/{BATCH_COLUMN}=*/{SUCCESS_MARKER}")
-        statuses = fs.globStatus(pattern) or []
-        folders = [status.getPath().getParent() for status in statuses]
-        return [str(folder.toString()) for folder in sorted(folders, key=lambda p: int(p.getName().split("=")[1]))]
+        folders = [status.getPath().getParent() for status in fs.globStatus(pattern) or []]
+        return sorted((int(folder.getName().split("=")[1]), str(folder.toString())) for folder in folders)
 
-    def read(self) -> DataFrame | None:
-        """The complete batches as one DataFrame with a `batch_id` column (None before the first one)."""
-        folders = self.complete_batches()
+    def read(self, schema: StructType | None = None, before: int | None = None,
+             last: int | None = None) -> DataFrame | None:
+        """The complete batches as one DataFrame with a `batch_id` column (None before the first one); only
+        those with an id < `before`, and of them the `last` ones, when given. With the rows' `schema`
+        (`batch_id` excluded), Spark need not run a job to read it from the files."""
+        folders = [uri for batch_id, uri in self.complete_batches() if before is None or batch_id < before]
+        folders = folders[-last:] if last else folders
         if not folders:
             return None
-        return self.spark.read.option("basePath", self.uri).parquet(*folders)
+        reader = self.spark.read.option("basePath", self.uri)
+        if schema is not None:
+            reader = reader.schema(StructType([*schema.fields, StructField(BATCH_COLUMN, IntegerType())]))
+        return reader.parquet(*folders)
 
 
 class MemoryTable:

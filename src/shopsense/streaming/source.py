@@ -112,37 +112,48 @@ def _header_fields(mapping: dict[str, str] | None, split_sep: str) -> str:
     return f"transform(split(lines[0], {split_sep}), n -> coalesce(try_element_at({key_map}, {key}), ''))"
 
 
-def _field(name: str) -> str:
-    """SQL: a line's value of one column, by its position in the file's header (null when absent)."""
-    position = f"array_position({_FIELDS}, {sql_string(name)})"
-    return f"IF({position} > 0, try_element_at({_TOKENS}, CAST({position} AS INT)), NULL)"
+def _position(name: str) -> str:
+    """Name of the per-file column: where the file's header has column `name` (1-based; 0 = absent)."""
+    return f"_position_{name}"
 
 
 def _lines(raw: DataFrame, mapping: dict[str, str] | None, delimiter: str) -> DataFrame:
     """One row per data line of each file: its values under the file's column names, `_corrupt_record`
     (the line, when malformed) and the file's path and time.
 
-    A line is split on the delimiters outside double quotes (a regular expression), then each value is
-    unquoted: one array per line, computed once (`from_csv` into a wide struct made Spark plan one parse per
-    extracted field, and the stream's plans took minutes)."""
+    What depends on the header only (each column's position, the columns present, whether the essential
+    ones are) is computed once per file, before the file is exploded into lines. A line that holds no
+    double quote is split on the delimiter; another one on the delimiters outside double quotes (a regular
+    expression, with a look-ahead per delimiter), then each value is unquoted: one array per line, computed
+    once (`from_csv` into a wide struct made Spark plan one parse per extracted field, and the stream's
+    plans took minutes)."""
     sep = re.escape(delimiter)
     split_sep = sql_string(sep)
     outside_quotes = sql_string(f'{sep}(?=(?:[^"]*"[^"]*")*[^"]*$)')
     unquoted = f"""regexp_replace(regexp_replace(trim(t), '^"(.*)"$', '$1'), '""', '"')"""
+    columns = (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)
     required = " AND ".join(f"array_contains({_FIELDS}, {sql_string(c)})"
                             for c in (*schema.ESSENTIAL_COLUMNS, EVENT_TIME))
+    per_file = ("_header_ok", "_field_count", "_has_event_id", "_present", *map(_position, columns),
+                FILE_PATH, FILE_TIME)
     return (
         raw.selectExpr("split(value, '\\r?\\n') AS lines", FILE_PATH, FILE_TIME)
         .selectExpr("lines", f"{_header_fields(mapping, split_sep)} AS {_FIELDS}", FILE_PATH, FILE_TIME)
-        .selectExpr(f"posexplode(lines) AS ({_LINE_NUMBER}, line)", _FIELDS, FILE_PATH, FILE_TIME)
-        # A first line that names no known column is not a header but a (malformed) line of its own.
-        .where(f"({_LINE_NUMBER} > 0 OR NOT exists({_FIELDS}, f -> f != '')) AND trim(line) != ''")
-        .selectExpr("*", f"transform(split(line, {outside_quotes}, -1), t -> {unquoted}) AS {_TOKENS}")
         .selectExpr(
-            *[f"{_field(c)} AS `{c}`" for c in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
-            f"IF(size({_TOKENS}) != size({_FIELDS}) OR NOT ({required}), line, NULL) AS {CORRUPT}",
-            f"array_contains({_FIELDS}, {sql_string(EVENT_ID)}) AS _has_event_id",
-            f"filter({_FIELDS}, f -> f != '') AS _present", _LINE_NUMBER, FILE_PATH, FILE_TIME)
+            "lines", f"exists({_FIELDS}, f -> f != '') AS _is_header", f"({required}) AS _header_ok",
+            f"size({_FIELDS}) AS _field_count", f"array_contains({_FIELDS}, {sql_string(EVENT_ID)}) AS _has_event_id",
+            f"filter({_FIELDS}, f -> f != '') AS _present",
+            *[f"array_position({_FIELDS}, {sql_string(c)}) AS {_position(c)}" for c in columns], FILE_PATH, FILE_TIME)
+        .selectExpr(f"posexplode(lines) AS ({_LINE_NUMBER}, line)", "_is_header", *per_file)
+        # A first line that names no known column is not a header but a (malformed) line of its own.
+        .where(f"({_LINE_NUMBER} > 0 OR NOT _is_header) AND trim(line) != ''")
+        .selectExpr("*", f"IF(instr(line, '\"') = 0, transform(split(line, {split_sep}, -1), t -> trim(t)), "
+                         f"transform(split(line, {outside_quotes}, -1), t -> {unquoted})) AS {_TOKENS}")
+        .selectExpr(
+            *[f"IF({_position(c)} > 0, try_element_at({_TOKENS}, CAST({_position(c)} AS INT)), NULL) AS `{c}`"
+              for c in columns],
+            f"IF(size({_TOKENS}) != _field_count OR NOT _header_ok, line, NULL) AS {CORRUPT}",
+            "_has_event_id", "_present", _LINE_NUMBER, FILE_PATH, FILE_TIME)
     )
 
 
