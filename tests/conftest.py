@@ -1,6 +1,10 @@
 """Shared fixtures: ONE local SparkSession for the whole test session, and small generated data."""
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -61,6 +65,32 @@ def spark():
     session = get_spark(TEST_SPARK)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def shopsense_in_process(spark, settings_kept):
+    """Run a `shopsense` command in this process on the shared session, as the console script runs it
+    (`shopsense.cli.run`: a user error is one `error:` line and exit code 2): a CompletedProcess with the
+    exit code and the printed text. For tests of a command's behaviour; what needs a process of its own
+    (a fresh JVM, Spark's console output kept out of the terminal, signals, the README commands) starts one.
+    An unexpected exception is raised into the test (a traceback a user would see fails it)."""
+    from shopsense.cli import run
+
+    def invoke(*args) -> subprocess.CompletedProcess:
+        argv = ["shopsense", *map(str, args)]
+        out, err = io.StringIO(), io.StringIO()
+        saved, sys.argv = sys.argv, argv
+        try:
+            with settings_kept(), redirect_stdout(out), redirect_stderr(err):
+                run()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        finally:
+            sys.argv = saved
+        return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+    return invoke
 
 
 @pytest.fixture()
@@ -147,3 +177,32 @@ def pipeline_run(tmp_path_factory, spark):
     out = io.StringIO()
     results = run_stages(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()
+
+
+# --- `make test` runs on two pytest-xdist workers (`-n 2 --dist loadgroup`, docs/testing.md) ---------------
+# A session fixture is built once in each worker that uses it, so every file using one of these expensive
+# ones runs in the same worker as the others using it. Each other file is a group of its own (its module
+# fixtures are built once). Longest work first: these groups, then the files with slow tests, then the rest
+# (the short files fill the end of both workers).
+SHARED_STATE = ("trained", "pipeline_run", "analysis")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    files: dict[str, str] = {}
+    for item in items:
+        file, used = item.nodeid.split("::")[0], set(item.fixturenames)
+        shared = [name for name in SHARED_STATE if name in used]
+        if file not in files or (shared and files[file] not in SHARED_STATE):
+            files[file] = shared[0] if shared else file
+    slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+
+    def rank(item) -> tuple[int, int]:
+        group, file = files[item.nodeid.split("::")[0]], item.nodeid.split("::")[0]
+        return (SHARED_STATE.index(group) if group in SHARED_STATE else len(SHARED_STATE),
+                0 if file in slow_files else 1)
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(files[item.nodeid.split("::")[0]]))
+    items.sort(key=rank)  # stable: collection order within a rank
