@@ -179,30 +179,45 @@ def pipeline_run(tmp_path_factory, spark):
     return config, results, out.getvalue()
 
 
-# --- `make test` runs on two pytest-xdist workers (`-n 2 --dist loadgroup`, docs/testing.md) ---------------
-# A session fixture is built once in each worker that uses it, so every file using one of these expensive
-# ones runs in the same worker as the others using it. Each other file is a group of its own (its module
-# fixtures are built once). Longest work first: these groups, then the files with slow tests, then the rest
-# (the short files fill the end of both workers).
-SHARED_STATE = ("trained", "pipeline_run", "analysis")
+# --- `make test` runs on two pytest-xdist workers (`pytest -n 2`, docs/testing.md) ----------------------------
+# A session fixture is built once in each worker that uses it, so the files sharing an expensive one run in
+# the same worker, as one unit of work: the trained home (`trained`: app and ML tests), the end-to-end run
+# (`pipeline_run`: tests/test_run.py and the cluster tests), the analysis (`analysis`: analytics tests).
+# Every other file is a unit of its own (its module fixtures are built once). Longest work first: these
+# units, then the files with slow tests, then the rest (the short files fill the end of both workers).
+SHARED_STATE_UNITS = (("trained", ("tests/app/", "tests/ml/")),
+                      ("pipeline_run", ("tests/test_run.py", "tests/integration/")),
+                      ("analysis", ("tests/analytics/",)))
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work of a test: its shared-state unit, or its file."""
+    file = nodeid.split("::")[0]
+    return next((unit for unit, prefixes in SHARED_STATE_UNITS if file.startswith(prefixes)), file)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStateScheduling(LoadScopeScheduling):
+        """pytest-xdist's scheduling by scope (a scope runs in one worker), with `work_unit` as the scope."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # the units in collection order (below), not by test count
+    return SharedStateScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist"):
+    if not hasattr(config, "workerinput"):  # not an xdist worker: one process, collection order
         return
-    files: dict[str, str] = {}
-    for item in items:
-        file, used = item.nodeid.split("::")[0], set(item.fixturenames)
-        shared = [name for name in SHARED_STATE if name in used]
-        if file not in files or (shared and files[file] not in SHARED_STATE):
-            files[file] = shared[0] if shared else file
+    units = [unit for unit, _ in SHARED_STATE_UNITS]
     slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
 
     def rank(item) -> tuple[int, int]:
-        group, file = files[item.nodeid.split("::")[0]], item.nodeid.split("::")[0]
-        return (SHARED_STATE.index(group) if group in SHARED_STATE else len(SHARED_STATE),
-                0 if file in slow_files else 1)
+        unit = work_unit(item.nodeid)
+        return (units.index(unit) if unit in units else len(units),
+                0 if item.nodeid.split("::")[0] in slow_files else 1)
 
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(files[item.nodeid.split("::")[0]]))
     items.sort(key=rank)  # stable: collection order within a rank
