@@ -196,6 +196,18 @@ def work_unit(nodeid: str) -> str:
     return next((unit for unit, prefixes in SHARED_STATE_UNITS if file.startswith(prefixes)), file)
 
 
+def pytest_configure(config):
+    import __main__
+
+    if hasattr(config, "workerinput") and __main__.__spec__ is None and not hasattr(__main__, "__file__"):
+        # An xdist worker's __main__ is a `python -c` program; pyspark.sql.connect (imported by MLflow's Spark
+        # flavour) takes such a __main__ for its doctest runner and exits. A spec named __main__ is what
+        # `python -m` gives; multiprocessing ignores that name.
+        from importlib.machinery import ModuleSpec
+
+        __main__.__spec__ = ModuleSpec("__main__", None)
+
+
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
