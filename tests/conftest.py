@@ -166,8 +166,6 @@ PIPELINE_DIRTY = 0.02  # bad rows of every kind: the quarantine runs end to end 
 def pipeline_run(tmp_path_factory, spark):
     """(config, stage results, printed text) of `run_stages` with every stage on generated default data.
     tests/test_run.py checks it; the cluster test compares a cluster run with it (local mode)."""
-    import io
-
     from rich.console import Console
 
     from shopsense.run import run_stages
@@ -208,6 +206,7 @@ def pytest_configure(config):
         __main__.__spec__ = ModuleSpec("__main__", None)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
