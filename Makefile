@@ -28,9 +28,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo -n apt-get install -y -qq chromium >/dev/null 2>&1 || echo "WARNING: chromium missing and cannot be installed: browser tests will be skipped"; fi; }
 
-# Everything, as CI runs it (docs/testing.md).
+# Everything, as CI runs it, on two workers; the files sharing an expensive fixture run in the same one
+# (tests/conftest.py, docs/testing.md).
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # The edit-test loop: unit and SQL-differential tests; no cluster, browser, subprocess or fresh JVM (< 3 min).
 test-fast: install

@@ -1,6 +1,10 @@
 """Shared fixtures: ONE local SparkSession for the whole test session, and small generated data."""
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -61,6 +65,32 @@ def spark():
     session = get_spark(TEST_SPARK)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def shopsense_in_process(spark, settings_kept):
+    """Run a `shopsense` command in this process on the shared session, as the console script runs it
+    (`shopsense.cli.run`: a user error is one `error:` line and exit code 2): a CompletedProcess with the
+    exit code and the printed text. For tests of a command's behaviour; what needs a process of its own
+    (a fresh JVM, Spark's console output kept out of the terminal, signals, the README commands) starts one.
+    An unexpected exception is raised into the test (a traceback a user would see fails it)."""
+    from shopsense.cli import run
+
+    def invoke(*args) -> subprocess.CompletedProcess:
+        argv = ["shopsense", *map(str, args)]
+        out, err = io.StringIO(), io.StringIO()
+        saved, sys.argv = sys.argv, argv
+        try:
+            with settings_kept(), redirect_stdout(out), redirect_stderr(err):
+                run()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        finally:
+            sys.argv = saved
+        return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+    return invoke
 
 
 @pytest.fixture()
@@ -136,8 +166,6 @@ PIPELINE_DIRTY = 0.02  # bad rows of every kind: the quarantine runs end to end 
 def pipeline_run(tmp_path_factory, spark):
     """(config, stage results, printed text) of `run_stages` with every stage on generated default data.
     tests/test_run.py checks it; the cluster test compares a cluster run with it (local mode)."""
-    import io
-
     from rich.console import Console
 
     from shopsense.run import run_stages
@@ -147,3 +175,60 @@ def pipeline_run(tmp_path_factory, spark):
     out = io.StringIO()
     results = run_stages(config, console=Console(file=out, width=240))
     return config, results, out.getvalue()
+
+
+# --- `make test` runs on two pytest-xdist workers (`pytest -n 2`, docs/testing.md) ----------------------------
+# A session fixture is built once in each worker that uses it, so the files sharing an expensive one run in
+# the same worker, as one unit of work: the trained home (`trained`: app and ML tests), the end-to-end run
+# (`pipeline_run`: tests/test_run.py and the cluster tests), the analysis (`analysis`: analytics tests).
+# Every other file is a unit of its own (its module fixtures are built once). Longest work first: these
+# units, then the files with slow tests, then the rest (the short files fill the end of both workers).
+SHARED_STATE_UNITS = (("trained", ("tests/app/", "tests/ml/")),
+                      ("pipeline_run", ("tests/test_run.py", "tests/integration/")),
+                      ("analysis", ("tests/analytics/",)))
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work of a test: its shared-state unit, or its file."""
+    file = nodeid.split("::")[0]
+    return next((unit for unit, prefixes in SHARED_STATE_UNITS if file.startswith(prefixes)), file)
+
+
+def pytest_configure(config):
+    import __main__
+
+    if hasattr(config, "workerinput") and __main__.__spec__ is None and not hasattr(__main__, "__file__"):
+        # An xdist worker's __main__ is a `python -c` program; pyspark.sql.connect (imported by MLflow's Spark
+        # flavour) takes such a __main__ for its doctest runner and exits. A spec named __main__ is what
+        # `python -m` gives; multiprocessing ignores that name.
+        from importlib.machinery import ModuleSpec
+
+        __main__.__spec__ = ModuleSpec("__main__", None)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStateScheduling(LoadScopeScheduling):
+        """pytest-xdist's scheduling by scope (a scope runs in one worker), with `work_unit` as the scope."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # the units in collection order (below), not by test count
+    return SharedStateScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):  # not an xdist worker: one process, collection order
+        return
+    units = [unit for unit, _ in SHARED_STATE_UNITS]
+    slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+
+    def rank(item) -> tuple[int, int]:
+        unit = work_unit(item.nodeid)
+        return (units.index(unit) if unit in units else len(units),
+                0 if item.nodeid.split("::")[0] in slow_files else 1)
+
+    items.sort(key=rank)  # stable: collection order within a rank

@@ -5,8 +5,6 @@ from pathlib import Path
 import io
 import json
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -104,9 +102,8 @@ def test_a_failing_stage_is_named_and_earlier_outputs_stay_valid(first_run, tmp_
         .reset_index(drop=True))
 
 
-def test_unknown_stage_is_one_clear_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(tmp_path), "run", "--only", "bogus"],
-                         capture_output=True, text=True, timeout=120)
+def test_unknown_stage_is_one_clear_line(tmp_path, shopsense_in_process):
+    out = shopsense_in_process("--home", tmp_path, "run", "--only", "bogus")
     assert out.returncode == 2
     assert "unknown stage 'bogus'" in out.stderr and "Traceback" not in out.stderr
 
@@ -121,9 +118,8 @@ def test_run_takes_a_glob_like_ingest(spark, config, tmp_path):
     assert results["ingest"].rows_in == 60
 
 
-def test_missing_input_is_one_clear_line_before_spark(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(tmp_path), "run", "--input",
-                          str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=120)
+def test_missing_input_is_one_clear_line_before_spark(tmp_path, shopsense_in_process):
+    out = shopsense_in_process("--home", tmp_path, "run", "--input", tmp_path / "nope.csv")
     assert out.returncode == 2
     assert f"input not found: {tmp_path / 'nope.csv'}" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "logs").exists()  # no Spark session was started

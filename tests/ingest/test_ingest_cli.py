@@ -1,4 +1,7 @@
-"""`shopsense ingest` as a user runs it: a short summary and exit 0, or one clear line and exit 2."""
+"""`shopsense ingest` as a user runs it: a short summary and exit 0, or one clear line and exit 2.
+
+What needs a process of its own (Spark's console output kept out of the terminal, a missing Java) starts
+`shopsense`; the other commands run in-process on the shared session (`shopsense_in_process`)."""
 from __future__ import annotations
 
 import json
@@ -47,8 +50,8 @@ def test_missing_java_is_one_clear_line(tmp_path):
     assert out.stderr.startswith("error: Java was not found") and "apt-get install openjdk-17" in out.stderr
 
 
-def test_missing_file_and_missing_column_are_one_clear_line(tmp_path):
-    out = shopsense("--home", str(tmp_path), "ingest", "--input", str(tmp_path / "absent.csv"))
+def test_missing_file_and_missing_column_are_one_clear_line(tmp_path, shopsense_in_process):
+    out = shopsense_in_process("--home", str(tmp_path), "ingest", "--input", str(tmp_path / "absent.csv"))
     assert out.returncode == 2
     assert "input not found" in out.stderr and "Traceback" not in out.stderr + out.stdout
     assert not (tmp_path / "logs").exists()  # said before a Spark session was started
@@ -56,7 +59,7 @@ def test_missing_file_and_missing_column_are_one_clear_line(tmp_path):
     bad = tmp_path / "bad.csv"
     header = ",".join("item" if c == "Item Purchased" else c for c in schema.RAW_COLUMNS)
     bad.write_text(header + "\n")
-    out = shopsense("--home", str(tmp_path), "ingest", "--input", str(bad))
+    out = shopsense_in_process("--home", str(tmp_path), "ingest", "--input", str(bad))
     assert out.returncode == 2
     assert "missing required column(s) 'Item Purchased'" in out.stderr and "Traceback" not in out.stderr + out.stdout
     assert out.stderr.splitlines()[-2:] == ["[columns]", 'item = "Item Purchased"']
@@ -66,13 +69,13 @@ def test_missing_file_and_missing_column_are_one_clear_line(tmp_path):
 SAMPLE_CSV = Path(__file__).parents[1] / "fixtures" / "shopping_sample.csv"
 
 
-def test_inspect_writes_nothing_and_guard_exits_2(tmp_path):
+def test_inspect_writes_nothing_and_guard_exits_2(tmp_path, shopsense_in_process):
     lines = SAMPLE_CSV.read_text().splitlines()
     renamed = lines[0].replace("Item Purchased", "item").replace("Frequency of Purchases", "purchase_frequency")
     (tmp_path / "in.csv").write_text("\n".join([renamed.replace(",", ";")] + [x.replace(",", ";") for x in lines[1:]]))
     home = tmp_path / "home"
     home.mkdir()
-    out = shopsense("--home", str(home), "--master", "local[2]", "inspect", str(tmp_path / "in.csv"), "--rows", "50",
+    out = shopsense_in_process("--home", str(home), "--master", "local[2]", "inspect", str(tmp_path / "in.csv"), "--rows", "50",
                     "--map", "item=Item Purchased")
     assert out.returncode == 0, out.stderr
     assert "delimiter ';'" in out.stdout and "50 rows read (at most 50)" in out.stdout
@@ -84,7 +87,8 @@ def test_inspect_writes_nothing_and_guard_exits_2(tmp_path):
     amount = schema.RAW_COLUMNS.index("Purchase Amount (USD)")
     garbage = [",".join("n/a" if i == amount else v for i, v in enumerate(x.split(","))) for x in lines[1:]]
     (tmp_path / "garbage.csv").write_text("\n".join([lines[0], *garbage]))
-    out = shopsense("--home", str(home), "--master", "local[2]", "ingest", "--input", str(tmp_path / "garbage.csv"))
+    out = shopsense_in_process("--home", str(home), "--master", "local[2]", "ingest", "--input",
+                               str(tmp_path / "garbage.csv"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "purchase_amount_usd: 100 of 100 rows not a number, e.g. 'n/a'" in out.stderr
     assert not (home / "data" / "processed").exists()

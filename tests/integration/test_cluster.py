@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,19 @@ def assert_same(a, b, where: str) -> None:
         assert a == b, where
 
 
+@pytest.fixture(scope="module")
+def spark_cluster(tmp_path_factory):
+    """ONE standalone cluster for both tests (its start is a master and a worker JVM): (master URL, the
+    worker's folder, where each application's executors write their logs)."""
+    folder = tmp_path_factory.mktemp("spark")
+    with standalone_cluster(folder) as url:
+        yield url, folder / "worker"
+
+
+def executor_logs(worker: Path) -> set[Path]:
+    return set(worker.glob("app-*/*/stderr"))
+
+
 def run_stages(home: Path, csv: Path, master: str, settings: str) -> subprocess.CompletedProcess:
     home.mkdir(exist_ok=True)
     (home / "shopsense.toml").write_text(settings)
@@ -62,17 +76,17 @@ def rows_of(folder: Path) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
 
 
-def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipeline_run, tmp_path):
+def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipeline_run, spark_cluster, tmp_path):
     """The local reference is the session's in-process pipeline run (tests/conftest.py): the cluster run
     ingests the same generated CSV (with bad rows of every kind) with the same settings."""
     reference = pipeline_run[0]
     local, cluster = reference.home, tmp_path / "cluster"
-    (tmp_path / "spark").mkdir()
-    with standalone_cluster(tmp_path / "spark") as url:
-        out = run_stages(cluster, reference.default_raw_csv, url, settings_toml(reference))
-        assert out.returncode == 0, out.stderr[-3000:]
-        # The application really ran on the cluster: the worker launched an executor for it.
-        assert list((tmp_path / "spark/worker").glob("app-*/*/stderr"))
+    url, worker = spark_cluster
+    before = executor_logs(worker)
+    out = run_stages(cluster, reference.default_raw_csv, url, settings_toml(reference))
+    assert out.returncode == 0, out.stderr[-3000:]
+    # The application really ran on the cluster: the worker launched an executor for it.
+    assert executor_logs(worker) - before
     remote = load_config(home=cluster)  # the settings file said what the local run used
     assert (remote.ml, remote.spark.shuffle_partitions) == (reference.ml, reference.spark.shuffle_partitions)
 
@@ -115,28 +129,27 @@ def stream_outputs(home: Path) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(tmp_path):
+def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(spark_cluster, shopsense_in_process, tmp_path):
     """The same simulated files, `stream run --available-now` in local mode and on the cluster: the durable
-    outputs (written by the executors through Spark's writer) are equal."""
+    outputs (written by the executors through Spark's writer) are equal. The local run is the command
+    in-process on the shared local session; the cluster run is the command in a driver process of its own."""
     homes = {"local": tmp_path / "local", "cluster": tmp_path / "cluster"}
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-
-    def shopsense(home: Path, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "shopsense", "--home", str(home), *args],
-                              capture_output=True, text=True, env=env, timeout=1500)
-
-    for home in homes.values():
-        out = shopsense(home, "stream", "simulate", "--batches", "6", "--batch-size", "300", "--interval", "60",
-                        "--fast", "--seed", "7", "--start-time", "2025-01-01T10:00:00", "--source", "generator",
-                        "--late-fraction", "0.05", "--dirty-fraction", "0.02", "--anomaly-fraction", "0.01")
-        assert out.returncode == 0, out.stderr[-3000:]
-    out = shopsense(homes["local"], "--master", "local[2]", "stream", "run", "--available-now", "--no-console")
+    url, worker = spark_cluster
+    out = shopsense_in_process(
+        "--home", homes["local"], "stream", "simulate", "--batches", "6", "--batch-size", "300", "--interval",
+        "60", "--fast", "--seed", "7", "--start-time", "2025-01-01T10:00:00", "--source", "generator",
+        "--late-fraction", "0.05", "--dirty-fraction", "0.02", "--anomaly-fraction", "0.01")
     assert out.returncode == 0, out.stderr[-3000:]
-    (tmp_path / "spark").mkdir()
-    with standalone_cluster(tmp_path / "spark") as url:
-        out = shopsense(homes["cluster"], "--master", url, "stream", "run", "--available-now", "--no-console")
-        assert out.returncode == 0, out.stderr[-3000:]
-        assert list((tmp_path / "spark/worker").glob("app-*/*/stderr"))
+    shutil.copytree(homes["local"] / "stream/input", homes["cluster"] / "stream/input")  # file times kept
+    out = shopsense_in_process("--home", homes["local"], "--master", "local[2]", "stream", "run", "--available-now",
+                               "--no-console")
+    assert out.returncode == 0, out.stderr[-3000:]
+    before = executor_logs(worker)
+    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(homes["cluster"]), "--master", url,
+                          "stream", "run", "--available-now", "--no-console"], capture_output=True, text=True,
+                         env={**os.environ, "PYSPARK_PYTHON": sys.executable}, timeout=1500)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert executor_logs(worker) - before
     local, cluster = stream_outputs(homes["local"]), stream_outputs(homes["cluster"])
     assert len(local["sales_kpis"]) >= 3 and len(local["anomalies"]) >= 1
     for name, frame in local.items():
