@@ -4,7 +4,8 @@ A stream file is a headered CSV: its columns are matched by their header names w
 `[columns]` mapping as batch ingestion (shopsense.ingest.columns), in any order, plus the event time
 (`event_time`, `timestamp`, `event_timestamp` or `purchase_time`; ISO formats with or without fraction or
 zone) and an optional `event_id` (when absent: the file's path and the line's number, the same on every
-re-read, so a restart stays exactly once). The simulator writes schema.RAW_COLUMNS, `event_id`, `event_time`.
+re-read, so a restart stays exactly once). The simulator writes schema.RAW_COLUMNS (less any column the
+processed data holds no value for), `event_id`, `event_time`.
 
 Each file is read whole (one row per file: its header travels with its lines, so every line is parsed by
 its own file's header without a join), split into lines, and each line into its values. A line whose
