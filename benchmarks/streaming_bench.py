@@ -47,7 +47,7 @@ from pyspark.sql.streaming import StreamingQueryListener
 from shopsense.config import SparkSettings, load_config
 from shopsense.spark import get_spark
 from shopsense.streaming.intervals import interval_seconds
-from shopsense.streaming.runner import QUERY_NAMES, await_pipeline, start_pipeline
+from shopsense.streaming.runner import STREAMING_QUERIES, await_pipeline, start_pipeline
 from shopsense.streaming.simulator import Simulator, load_pool
 
 ROOT = Path(__file__).resolve().parent / "data" / "streaming"  # local files: the benchmark lands them itself
@@ -162,7 +162,7 @@ def run_level(spark, pool, rate: int, args) -> dict:
     waiter.start()
     # Warm-up: the first file, processed by every query before the clock starts (first planning).
     land(files[0][0], input_dir)
-    while min(log.rows.get(name, 0) for name in QUERY_NAMES) < rows_per_file:
+    while min(log.rows.get(name, 0) for name in STREAMING_QUERIES[1:]) < rows_per_file:
         if not waiter.is_alive():
             raise SystemExit(f"the pipeline stopped during the warm-up: {pipeline.failure()}")
         time.sleep(0.1)
@@ -184,7 +184,7 @@ def run_level(spark, pool, rate: int, args) -> dict:
     fed_seconds = time.monotonic() - began
     cores_used = (cpu_seconds() - cpu_began) / fed_seconds
     fed_rows = len(landed) * rows_per_file
-    slowest = min(log.rows.get(name, 0) for name in QUERY_NAMES)
+    slowest = min(log.rows.get(name, 0) for name in STREAMING_QUERIES[1:])
     settle_end = time.monotonic() + args.settle
     while time.monotonic() < settle_end:
         _poll(out_dir, appeared)
@@ -258,7 +258,7 @@ def print_profile(spark, progress: list[dict]) -> None:
     (ROOT / "profile.jsonl").write_text("".join(json.dumps(p) + "\n" for p in progress))  # for a closer look
     print("query | batches data/no-data | rows/batch | " + " | ".join(PROFILED) + " ms (data) | jobs | task CPU s | "
           "no-data: triggerExecution ms, jobs, task CPU s | state: partitions, instances, commit ms, rows, mem MB")
-    for name in ("events", *QUERY_NAMES):
+    for name in STREAMING_QUERIES:
         mine = [p for p in progress if p["name"] == name]
         data = [p for p in mine if p["numInputRows"]]
         empty = [p for p in mine if not p["numInputRows"]]

@@ -115,6 +115,26 @@ def test_window_aggregations_by_hand(spark):
                                                         ("Outerwear", 1, 90.0)]
 
 
+def test_the_combined_aggregation_holds_each_window_query(spark):
+    """The stream computes the four window queries as one aggregation over grains; each query's rows and
+    columns picked from it equal the query computed on its own."""
+    events = _events(spark, [
+        ("a", "10:00:01", 1, 22, "Male", "Hat", "Accessories", 30),
+        ("b", "10:00:59", 2, 22, "Male", "Coat", "Outerwear", 90),
+        ("c", "10:00:30", 3, 40, "Female", "Hat", "Accessories", 900),
+        ("d", "10:01:00", 2, 40, "Female", "Dress", "Clothing", 6000),
+    ]).withColumn("subscription_status", F.col("customer_id") == 2)
+    reference = queries.reference_stats(events.filter("event_id IN ('a', 'b')"))
+    scored = queries.score_purchases(events, reference, 3.5)
+    assert scored.filter("is_outlier").count() == 2  # c, and d (no Clothing in the reference)
+    combined = queries.window_aggregates(scored, "1 minute")
+    for name in queries.WINDOW_QUERIES:
+        alone = queries.window_query(scored, "1 minute", name)
+        assertDataFrameEqual(queries.window_results(combined, name), alone)
+    assert {len(r["outliers"]) for r in queries.window_results(combined, "anomalies").collect()} == {1}
+    assert combined.filter("grain != 'window'").filter(F.size("outliers") > 0).isEmpty()
+
+
 def test_reference_stats_median_mad_and_fallback(spark):
     purchases = _events(spark, [(str(i), "10:00:00", i, 30, "Male", "Hat", "Accessories", amount)
                                 for i, amount in enumerate([10, 20, 30, 40, 100])])

@@ -5,6 +5,9 @@ the static form as the batch oracle. Window columns come out flat as `window_sta
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -34,54 +37,113 @@ def _flat_window(df: DataFrame) -> DataFrame:
     )
 
 
-def _revenue() -> Column:
-    return F.round(F.sum(AMOUNT), 2).alias("revenue")
+def _avg(column: str, digits: int = 2) -> Column:
+    return F.round(F.avg(F.col(column).cast("double")), digits)
 
 
-def _avg(column: str, name: str, digits: int = 2) -> Column:
-    return F.round(F.avg(F.col(column).cast("double")), digits).alias(name)
+# --- the window aggregates ------------------------------------------------------------------------------
+# Every aggregate a window query reports, by output column name; a name means the same thing in every query.
+AGGREGATES: dict[str, Callable[[], Column]] = {
+    "orders": lambda: F.count(F.lit(1)),
+    "revenue": lambda: F.round(F.sum(AMOUNT), 2),
+    "avg_order_value": lambda: F.round(F.sum(AMOUNT) / F.count(F.lit(1)), 2),
+    # HyperLogLog++ (~5 % relative standard error): exact distinct counts are not supported in streaming
+    # aggregations.
+    "distinct_customers_approx": lambda: F.approx_count_distinct("customer_id"),
+    "avg_amount": lambda: _avg(AMOUNT),
+    "avg_rating": lambda: _avg("review_rating"),
+    "promo_rate": lambda: _avg("promo_code_used", 3),
+    "discount_rate": lambda: _avg("discount_applied", 3),
+    "subscriber_share": lambda: _avg("subscription_status", 3),
+    "avg_previous_purchases": lambda: _avg("previous_purchases", 1),
+    # The outlier purchases of the window (collect_list skips the nulls of normal purchases).
+    "outliers": lambda: F.collect_list(F.when(F.col("is_outlier"), F.struct(*OUTLIER_FIELDS))),
+}
 
 
-# --- 1. sales KPIs ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WindowQuery:
+    """A window query: its grouping keys besides the window, and its aggregates (names of AGGREGATES)."""
+    keys: tuple[str, ...]
+    aggregates: tuple[str, ...]
+
+
+AGE_GROUP = "age_group"
+WINDOW_QUERIES: dict[str, WindowQuery] = {
+    "sales_kpis": WindowQuery((), ("orders", "revenue", "avg_order_value", "distinct_customers_approx")),
+    "category_performance": WindowQuery(("category",), (
+        "orders", "revenue", "avg_amount", "avg_rating", "promo_rate", "discount_rate")),
+    "customer_behaviour": WindowQuery((AGE_GROUP, "gender"), (
+        "orders", "revenue", "avg_amount", "distinct_customers_approx", "subscriber_share",
+        "avg_previous_purchases")),
+    # The input of the anomaly query (its sink turns a window's outliers and revenue into alerts).
+    "anomalies": WindowQuery((), ("orders", "revenue", "outliers")),
+}
+
+
+def _with_age_group(events: DataFrame) -> DataFrame:
+    return events.withColumn(AGE_GROUP, schema.age_group_column())
+
+
+def window_query(events: DataFrame, window: str, name: str) -> DataFrame:
+    """One window query on its own (the batch oracle of the combined aggregation): per window and keys."""
+    query = WINDOW_QUERIES[name]
+    agg = _windowed(_with_age_group(events), window, *query.keys).agg(
+        *[AGGREGATES[a]().alias(a) for a in query.aggregates])
+    return _flat_window(agg)
+
+
 def sales_kpis(events: DataFrame, window: str) -> DataFrame:
-    """Per window: orders, revenue, average order value and distinct customers.
-
-    Distinct customers is approx_count_distinct (HyperLogLog++, ~5 % relative standard error): exact
-    distinct counts are not supported in streaming aggregations.
-    """
-    agg = _windowed(events, window).agg(
-        F.count(F.lit(1)).alias("orders"),
-        _revenue(),
-        F.round(F.sum(AMOUNT) / F.count(F.lit(1)), 2).alias("avg_order_value"),
-        F.approx_count_distinct("customer_id").alias("distinct_customers_approx"),
-    )
-    return _flat_window(agg)
+    """Per window: orders, revenue, average order value and distinct customers (approximate)."""
+    return window_query(events, window, "sales_kpis")
 
 
-# --- 2. category performance -----------------------------------------------------------------------------
 def category_performance(events: DataFrame, window: str) -> DataFrame:
-    agg = _windowed(events, window, "category").agg(
-        F.count(F.lit(1)).alias("orders"),
-        _revenue(),
-        _avg(AMOUNT, "avg_amount"),
-        _avg("review_rating", "avg_rating"),
-        _avg("promo_code_used", "promo_rate", 3),
-        _avg("discount_applied", "discount_rate", 3),
-    )
-    return _flat_window(agg)
+    return window_query(events, window, "category_performance")
 
 
-# --- 3. customer behaviour -------------------------------------------------------------------------------
 def customer_behaviour(events: DataFrame, window: str) -> DataFrame:
-    agg = _windowed(events, window, schema.age_group_column().alias("age_group"), "gender").agg(
-        F.count(F.lit(1)).alias("orders"),
-        _revenue(),
-        _avg(AMOUNT, "avg_amount"),
-        F.approx_count_distinct("customer_id").alias("distinct_customers_approx"),
-        _avg("subscription_status", "subscriber_share", 3),
-        _avg("previous_purchases", "avg_previous_purchases", 1),
-    )
-    return _flat_window(agg)
+    return window_query(events, window, "customer_behaviour")
+
+
+# The grouping keys of the combined aggregation: one grain per distinct key set of WINDOW_QUERIES.
+GRAIN = "grain"
+GRAIN_KEYS: dict[str, tuple[str, ...]] = {"window": (), "category": ("category",), "customer": (AGE_GROUP, "gender")}
+GRAIN_OF: dict[str, str] = {name: next(g for g, keys in GRAIN_KEYS.items() if keys == q.keys)
+                            for name, q in WINDOW_QUERIES.items()}
+_ALL_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for keys in GRAIN_KEYS.values() for k in keys))
+
+
+def window_aggregates(scored: DataFrame, window: str) -> DataFrame:
+    """The four window queries as ONE aggregation (one stateful operator, so one streaming query): every
+    row is counted once per grain (its keys kept, the other grains' keys null), each group computes every
+    aggregate of WINDOW_QUERIES, and `window_results` picks one query's rows and columns. The outlier list
+    is only kept in the anomaly query's grain (elsewhere it would be state that nothing reads).
+
+    One streaming query instead of four: a streaming query pays a fixed cost per micro-batch (planning,
+    offset and commit logs, state store commit, scheduling) that outweighs the rows' cost on a small
+    machine (docs/streaming.md, Decisions)."""
+    grains = F.explode(F.array(*[
+        F.struct(F.lit(grain).alias(GRAIN), *[(F.col(k) if k in keys else F.lit(None)).cast("string").alias(_key(k))
+                                              for k in _ALL_KEYS])
+        for grain, keys in GRAIN_KEYS.items()]))
+    rows = (_with_age_group(scored).select("*", grains.alias("_g")).select("*", "_g.*").drop("_g")
+            .withColumn("is_outlier", F.col("is_outlier") & (F.col(GRAIN) == GRAIN_OF["anomalies"])))
+    names = dict.fromkeys(a for q in WINDOW_QUERIES.values() for a in q.aggregates)
+    keys = [_key(k) for k in _ALL_KEYS]
+    return _flat_window(_windowed(rows, window, GRAIN, *keys).agg(*[AGGREGATES[n]().alias(n) for n in names]))
+
+
+def _key(column: str) -> str:
+    """The combined aggregation's grouping column for a query key (null in the grains without it)."""
+    return f"{GRAIN}_{column}"
+
+
+def window_results(aggregates: DataFrame, name: str) -> DataFrame:
+    """The rows of window query `name` in the combined aggregation's result, in its own layout."""
+    query = WINDOW_QUERIES[name]
+    return aggregates.filter(F.col(GRAIN) == GRAIN_OF[name]).select(
+        "window_start", "window_end", *[F.col(_key(k)).alias(k) for k in query.keys], *query.aggregates)
 
 
 # --- 4. anomalies ----------------------------------------------------------------------------------------
@@ -136,13 +198,7 @@ OUTLIER_FIELDS: tuple[str, ...] = (EVENT_ID, EVENT_TIME, "customer_id", "item_pu
 
 def anomaly_windows(scored: DataFrame, window: str) -> DataFrame:
     """Per window: orders, revenue and the list of outlier purchases (the input of the anomaly sink)."""
-    outlier = F.when(F.col("is_outlier"), F.struct(*OUTLIER_FIELDS))
-    agg = _windowed(scored, window).agg(
-        F.count(F.lit(1)).alias("orders"),
-        _revenue(),
-        F.collect_list(outlier).alias("outliers"),  # collect_list skips the nulls of normal purchases
-    )
-    return _flat_window(agg)
+    return window_query(scored, window, "anomalies")
 
 
 ALERT_COLUMNS: tuple[str, ...] = ("kind", "window_start", "window_end", EVENT_ID, EVENT_TIME, "customer_id",

@@ -18,16 +18,21 @@ from shopsense.errors import ShopSenseError
 from shopsense.streaming import queries
 from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.progress import ProgressPrinter
-from shopsense.io import make_dirs, read_text
-from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink
+from shopsense.io import hadoop_path, make_dirs, read_text
+from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink, OutputSink
 from shopsense.streaming.source import EVENT_TIME, parse_events, read_stream, valid_events
 
 # The CSV files are parsed and validated once, by this query, into a Parquet stream (the layering usually
 # called bronze/silver) that the five named queries read: parsing + aggregating costs 3.5x aggregating parsed rows
 # (docs/streaming.md, Decisions).
 PARSED_EVENTS = "events"
+# The five queries (their outputs, memory tables and console names) ...
 QUERY_NAMES: tuple[str, ...] = (
     "sales_kpis", "category_performance", "customer_behaviour", "anomalies", "data_quality")
+# ... run as three streaming queries: `events` (parsing), `windows` (the four window queries) and data_quality.
+WINDOWS = "windows"
+WINDOW_OUTPUTS: tuple[str, ...] = tuple(queries.WINDOW_QUERIES)
+STREAMING_QUERIES: tuple[str, ...] = (PARSED_EVENTS, WINDOWS, "data_quality")
 CONSOLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales_kpis": ("window_start", "orders", "revenue", "avg_order_value", "distinct_customers_approx"),
     "category_performance": ("window_start", "category", "orders", "revenue", "avg_rating"),
@@ -132,15 +137,10 @@ class AnomalyBatch:
     def __init__(self, spark, config: Config):
         self.spark, self.config = spark, config
         self.history = BatchOutput(spark, f"{output_of(spark, config, 'anomalies').uri}/{REVENUE_HISTORY_DIR}")
-        self._cached: DataFrame | None = None  # this batch's windows, cached until the next batch
 
-    def __call__(self, batch_df: DataFrame, batch_id: int) -> DataFrame:
+    def __call__(self, windows: DataFrame, batch_id: int) -> DataFrame:
+        """`windows`: this batch's finalised windows, at least one (cached by the caller: read twice)."""
         cfg = self.config
-        if self._cached is not None:
-            self._cached.unpersist()
-        windows = self._cached = batch_df.persist()  # the state store runs once
-        if windows.isEmpty():  # most micro-batches finalise no window: no alert, no history to read
-            return queries.purchase_alerts(windows)
         new = windows.select("window_start", "window_end", "revenue")
         # Every written batch holds at least one window: the last `history` batches before this one hold
         # the recent windows.
@@ -162,7 +162,7 @@ class Pipeline:
     spark: object
     config: Config
     queries: list = field(default_factory=list)
-    sinks: dict[str, FanOutSink] = field(default_factory=dict)
+    sinks: dict[str, OutputSink] = field(default_factory=dict)  # by query name (QUERY_NAMES)
     listener: ProgressPrinter | None = None
     reference_origin: str = ""
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -224,6 +224,7 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
     """Start the five queries. `printer` receives console rows (console=True) and progress lines."""
     for key, value in STREAM_SQL_CONF.items():
         spark.conf.set(key, value)
+    _refuse_old_checkpoints(spark, config)
     pipeline = Pipeline(spark, config)
     if progress and printer is not None:
         pipeline.listener = ProgressPrinter(printer)
@@ -235,6 +236,18 @@ def start_pipeline(spark, config: Config, *, available_now: bool = False,
         pipeline.stop()
         raise
     return pipeline
+
+
+def _refuse_old_checkpoints(spark, config: Config) -> None:
+    """Checkpoints of one streaming query per window query (ShopSense before the `windows` query) cannot be
+    resumed by the combined query: say so instead of recomputing every window into the same outputs."""
+    for name in WINDOW_OUTPUTS:
+        fs, path = hadoop_path(spark, checkpoint_of(config, name))
+        if fs.exists(path):
+            raise ShopSenseError(
+                f"{checkpoint_of(config, name)} is a checkpoint of an earlier ShopSense version, whose window queries "
+                f"were separate streaming queries (now one, `{WINDOWS}`): move {stream_uri(config.stream_checkpoint_dir)} "
+                f"and {stream_uri(config.stream_output_dir)} aside to start the stream afresh")
 
 
 def _start_parsing(pipeline: Pipeline, available_now: bool) -> DataFrame:
@@ -263,44 +276,48 @@ def _start_parsing(pipeline: Pipeline, available_now: bool) -> DataFrame:
 
 def _start_queries(pipeline: Pipeline, parsed: DataFrame, available_now: bool,
                    printer: Callable[[str], None] | None) -> None:
+    """The five queries as two streaming queries: `windows` (the four window queries, one aggregation:
+    queries.window_aggregates) and `data_quality`."""
     spark, config = pipeline.spark, pipeline.config
     events = valid_events(parsed, config.stream_watermark)
     window = config.stream_window
     reference, origin = anomaly_reference(spark, config)
-    scored = queries.score_purchases(events, reference, config.stream_anomaly_z)
+    aggregates = queries.window_aggregates(queries.score_purchases(events, reference, config.stream_anomaly_z),
+                                           window)
     # The data-quality query sees every row; its watermark (on valid rows only, like the window queries')
     # is what it judges late rows by.
     dq_input = (parsed.withColumn("processed_at", F.current_timestamp())  # the micro-batch's timestamp
                 .withColumn("valid_event_time", F.when(F.col("valid"), F.col(EVENT_TIME)))
                 .withWatermark("valid_event_time", config.stream_watermark))
-    dq_schema = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None).withColumn(
-        "watermark", F.lit(None).cast("timestamp")).schema
 
-    anomaly_windows = queries.anomaly_windows(scored, window)
-    alerts_schema = queries.purchase_alerts(spark.createDataFrame([], anomaly_windows.schema)).schema
-    plans: dict[str, tuple[DataFrame, StructType | None, Callable | None]] = {
-        "sales_kpis": (queries.sales_kpis(events, window), None, None),
-        "category_performance": (queries.category_performance(events, window), None, None),
-        "customer_behaviour": (queries.customer_behaviour(events, window), None, None),
-        "anomalies": (anomaly_windows, alerts_schema, AnomalyBatch(spark, config)),
-        "data_quality": (dq_input, dq_schema, DataQualityBatch(spark, config)),
+    anomalies = AnomalyBatch(spark, config)
+    transforms: dict[str, Callable[[DataFrame, int], DataFrame]] = {
+        **{name: lambda batch, _, name=name: queries.window_results(batch, name)
+           for name in ("sales_kpis", "category_performance", "customer_behaviour")},
+        "anomalies": lambda batch, batch_id: anomalies(queries.window_results(batch, "anomalies"), batch_id),
+        "data_quality": DataQualityBatch(spark, config),
     }
+    schemas = {name: queries.window_results(aggregates, name).schema
+               for name in ("sales_kpis", "category_performance", "customer_behaviour")}
+    schemas["anomalies"] = queries.purchase_alerts(queries.window_results(aggregates, "anomalies")).schema
+    schemas["data_quality"] = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None).withColumn(
+        "watermark", F.lit(None).cast("timestamp")).schema
+    for name in QUERY_NAMES:
+        pipeline.sinks[name] = OutputSink(spark, name, _nullable(schemas[name]), output_of(spark, config, name),
+                                          CONSOLE_COLUMNS[name], printer, config.stream_memory_rows)
     pipeline.reference_origin = origin
     # Each query copies the session's settings when it starts: the stream's partitions are set for the
     # starts only, and batch work in the same session keeps its own.
     batch_partitions = spark.conf.get(SHUFFLE_PARTITIONS)
     spark.conf.set(SHUFFLE_PARTITIONS, str(config.stream_shuffle_partitions or spark.sparkContext.defaultParallelism))
     try:
-        for name in QUERY_NAMES:
-            df, result_schema, transform = plans[name]
-            sink = FanOutSink(spark, name, _nullable(result_schema or df.schema), output_of(spark, config, name),
-                              CONSOLE_COLUMNS[name], printer, config.stream_memory_rows, transform,
-                              pipeline.stopping)
-            writer = (df.writeStream.queryName(name).outputMode("append").foreachBatch(sink)
-                      .option("checkpointLocation", checkpoint_of(config, name)))
+        for query_name, df, names in ((WINDOWS, aggregates, WINDOW_OUTPUTS),
+                                      ("data_quality", dq_input, ("data_quality",))):
+            sink = FanOutSink([(pipeline.sinks[name], transforms[name]) for name in names], pipeline.stopping)
+            writer = (df.writeStream.queryName(query_name).outputMode("append").foreachBatch(sink)
+                      .option("checkpointLocation", checkpoint_of(config, query_name)))
             writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
                 processingTime=config.stream_trigger)
-            pipeline.sinks[name] = sink
             pipeline.queries.append(writer.start())
     finally:
         spark.conf.set(SHUFFLE_PARTITIONS, batch_partitions)

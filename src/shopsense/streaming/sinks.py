@@ -113,42 +113,68 @@ def _short(value) -> str:
     return str(value)
 
 
-class FanOutSink:
-    """The foreachBatch function of one query: the batch's result once, then durable + memory + console.
+class OutputSink:
+    """Where one query's result rows go: durable Parquet (once per batch id), its memory table and the console.
 
-    `transform(batch_df, batch_id) -> DataFrame` turns the micro-batch into the result rows (default: the
-    batch as it is, i.e. the finalised windows). Only a bounded number of rows reaches the driver: the
-    memory table's cap and the console's first rows.
-    """
+    Only a bounded number of rows reaches the driver: the memory table's cap (which also serves as the
+    console's rows and, when the result is smaller, its count, so a small result costs one job to collect
+    and one to write)."""
 
     def __init__(self, spark, name: str, schema: StructType, output: BatchOutput, console_columns: Sequence[str],
-                 printer: Callable[[str], None] | None, memory_rows: int,
-                 transform: Callable[[DataFrame, int], DataFrame] | None = None,
-                 stopping: threading.Event | None = None):
+                 printer: Callable[[str], None] | None, memory_rows: int):
         self.name, self.output = name, output
-        self.stopping = stopping or threading.Event()
         self.console_columns, self.printer = console_columns, printer
-        self.transform = transform or (lambda batch_df, _: batch_df)
         self.memory = MemoryTable(spark, name, schema, memory_rows)
         self.batches = 0
         self.rows_written = 0
 
-    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
-        if self.stopping.is_set():
-            raise StopRequested(f"{STOP_MARKER} (batch {batch_id} of {self.name} runs again on restart)")
-        result = self.transform(batch_df, batch_id).persist()
+    def publish(self, result: DataFrame, batch_id: int) -> None:
+        result = result.persist()
         try:
-            total = result.count()  # runs the batch (and its state store update) exactly once
-            note = ""
-            if total:
+            cap = max(self.memory.max_rows, CONSOLE_ROWS + 1)
+            rows = result.limit(cap).collect()
+            if rows:
+                total = len(rows) if len(rows) < cap else result.count()
+                note = ""
                 if self.output.write(result, batch_id):
                     self.rows_written += total
                 else:
                     note = " (replayed batch, already in the durable output)"
-                rows = result.limit(self.memory.max_rows).collect()  # bounded
-                self.memory.append(rows)
+                self.memory.append(rows[:self.memory.max_rows])
                 if self.printer:
                     self.printer(format_rows(self.name, batch_id, total, rows, self.console_columns, note))
             self.batches += 1
         finally:
             result.unpersist()
+
+
+class FanOutSink:
+    """The foreachBatch function of one streaming query: the result of each of its outputs
+    (`transform(batch, batch_id) -> DataFrame`) to that output's sinks.
+
+    With several outputs the micro-batch is cached and counted first, so the state store runs once however
+    many outputs read it, and a batch without rows (no window became final) costs that one job."""
+
+    def __init__(self, outputs: Sequence[tuple[OutputSink, Callable[[DataFrame, int], DataFrame]]],
+                 stopping: threading.Event | None = None):
+        self.outputs = list(outputs)
+        self.stopping = stopping or threading.Event()
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        if self.stopping.is_set():
+            names = ", ".join(sink.name for sink, _ in self.outputs)
+            raise StopRequested(f"{STOP_MARKER} (batch {batch_id} of {names} runs again on restart)")
+        if len(self.outputs) == 1:  # publish() caches the result: the batch runs once
+            sink, transform = self.outputs[0]
+            sink.publish(transform(batch_df, batch_id), batch_id)
+            return
+        batch = batch_df.persist()
+        try:
+            has_rows = batch.count() > 0
+            for sink, transform in self.outputs:
+                if has_rows:
+                    sink.publish(transform(batch, batch_id), batch_id)
+                else:
+                    sink.batches += 1
+        finally:
+            batch.unpersist()
