@@ -20,12 +20,17 @@ sales_kpis aggregation computed from the CSV files (parse + validate) and from t
 into Parquet, as the five queries read them (static; wall and CPU seconds of driver + JVM, medians of the
 last 4 of 6 rounds).
 
+`--catch-up EVENTS`: instead, the CPU the whole pipeline spends per event, from `stream run --available-now`
+over EVENTS events already landed (fresh home per round, a warm-up round first): the least load-dependent
+figure, and cores / (CPU per event) bounds any sustained rate.
+
 `--profile`: also, per rate and query, where a micro-batch's time goes: medians of the progress' durationMs
 parts, Spark jobs and their tasks' CPU seconds per micro-batch (with input / no-data), state operators.
 CPU cores used (driver + JVM CPU seconds per second of feeding) is the least load-dependent figure.
 
 Usage: python benchmarks/streaming_bench.py [--rates 10000,25000,50000,100000] [--repeat 3] [--profile]
        python benchmarks/streaming_bench.py --parse-cost 60000
+       python benchmarks/streaming_bench.py --catch-up 500000 [--repeat 3] [--file-rows 25000]
 Not a test: numbers depend on the machine and its load (the load average is printed with them).
 """
 from __future__ import annotations
@@ -279,6 +284,42 @@ def print_profile(spark, progress: list[dict]) -> None:
               f"{med([j[0] for j in job_empty]):.0f}, {med([j[1] for j in job_empty]):.2f} | {state}", flush=True)
 
 
+def catch_up(spark, pool, events: int, args) -> None:
+    """The whole pipeline over `events` events already in the folder (`stream run --available-now`), on a
+    fresh home per round: wall and CPU seconds (driver + JVM), CPU microseconds per event and the rate the
+    CPU alone would allow on all cores (cores / CPU per event: the bound for any sustained rate)."""
+    file_rows = args.file_rows
+    rounds = []
+    for round_no in range(args.repeat + 1):  # round 0 warms the JVM up and is not counted
+        home = ROOT / "catch-up"
+        shutil.rmtree(home, ignore_errors=True)
+        config = load_config(home=home)
+        sim = Simulator(config, pool, batch_size=file_rows, interval=args.event_span, seed=7, start_time=START,
+                        late_fraction=0.01, dirty_fraction=0.01, anomaly_fraction=0.001)
+        for k in range(max(1, events // file_rows)):
+            sim.write_batch(k)
+        log = ProgressLog()
+        spark.streams.addListener(log)
+        began, cpu_began = time.monotonic(), cpu_seconds()
+        await_pipeline(start_pipeline(spark, config, available_now=True, printer=None, console=False, progress=False),
+                       threading.Event())
+        wall, cpu = time.monotonic() - began, cpu_seconds() - cpu_began
+        spark.streams.removeListener(log)
+        jobs = jobs_per_batch(spark)
+        task_cpu = {name: sum(jobs.get((p["runId"], p["batchId"]), (0, 0.0))[1] for p in log.progress
+                              if p["name"] == name) for name in STREAMING_QUERIES}
+        print(f"round {round_no}{' (warm-up)' if round_no == 0 else ''}: {events:,} events in {wall:.1f} s, "
+              f"CPU {cpu:.1f} s = {cpu / events * 1e6:.0f} us per event; task CPU s "
+              + ", ".join(f"{name} {seconds:.1f}" for name, seconds in task_cpu.items()), flush=True)
+        if round_no:
+            rounds.append((wall, cpu))
+    wall, cpu = statistics.median(w for w, _ in rounds), statistics.median(c for _, c in rounds)
+    cores = os.cpu_count() or 1
+    print(f"catch-up {events:,} events ({file_rows:,} per file): median wall {wall:.1f} s ({events / wall:,.0f} "
+          f"events/s), CPU {cpu / events * 1e6:.0f} us per event -> CPU bound {cores / (cpu / events):,.0f} events/s "
+          f"on {cores} cores; load average {os.getloadavg()[0]:.1f}")
+
+
 def parse_cost(spark, pool, rows: int) -> None:
     from shopsense.streaming import queries, source
     from shopsense.streaming.runner import STREAM_SQL_CONF
@@ -327,6 +368,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="also print, per rate and query, where a micro-batch's time goes (see print_profile)")
     parser.add_argument("--parse-cost", type=int, metavar="ROWS", help="measure parsing once instead (see above)")
+    parser.add_argument("--catch-up", type=int, metavar="EVENTS",
+                        help="instead, CPU per event of an --available-now run over EVENTS events (see catch_up)")
+    parser.add_argument("--file-rows", type=int, default=25000, help="--catch-up: events per file")
     args = parser.parse_args()
 
     # The status store keeps enough jobs for --profile to count a whole run's.
@@ -338,6 +382,9 @@ def main() -> None:
     print(f"# {' '.join(sys.argv)}")
     if args.parse_cost:
         parse_cost(spark, pool, args.parse_cost)
+        return
+    if args.catch_up:
+        catch_up(spark, pool, args.catch_up, args)
         return
     print("rate events/s | rows/file | input rows/s | slowest query rows/s | behind rows | kept up | "
           "batch p50/p95 s | latency p50/p95 s | windows | peak MB | CPU cores used")

@@ -177,13 +177,14 @@ def test_data_quality_counts_late_invalid_and_unreadable_times(spark, config):
         _with("Age", "250"),
         _with("event_time", "garbage"),
     ])
-    parsed = source.parse_events(source.read_batch(spark, str(config.stream_input_dir))).withColumn(
-        "processed_at", F.lit(datetime(2025, 1, 1, 10, 5)).cast("timestamp"))
-    watermark_ms = int(datetime.fromisoformat("2025-01-01T10:01:00+00:00").timestamp() * 1000)
-    rows = {r["window_start"]: r for r in queries.data_quality(parsed, "1 minute", watermark_ms).collect()}
+    parsed = source.parse_events(source.read_batch(spark, str(config.stream_input_dir)))
+    ms = lambda t: int(datetime.fromisoformat(f"2025-01-01T{t}+00:00").timestamp() * 1000)  # noqa: E731
+    rows = {r["window_start"]: r for r in queries.data_quality(parsed, "1 minute", ms("10:01:00"), ms("10:05:00")).collect()}
     early, later, unknown = rows[datetime(2025, 1, 1, 10, 0)], rows[datetime(2025, 1, 1, 10, 3)], rows[None]
     assert (early["rows_seen"], early["rows_valid"], early["rows_late"], early["fail_out_of_range"]) == (2, 1, 1, 1)
     assert (later["rows_seen"], later["rows_late"], later["max_ingestion_lag_s"]) == (1, 0, 120.0)
+    assert (early["avg_ingestion_lag_s"], early["max_ingestion_lag_s"]) == (295.0, 295.0)  # both 10:00:05
+    assert later["processed_at"] == datetime(2025, 1, 1, 10, 5)
     assert (unknown["rows_seen"], unknown["fail_bad_event_time"]) == (1, 1)
-    no_watermark = queries.data_quality(parsed, "1 minute", None).agg(F.sum("rows_late")).first()[0]
+    no_watermark = queries.data_quality(parsed, "1 minute", None, ms("10:05:00")).agg(F.sum("rows_late")).first()[0]
     assert no_watermark == 0

@@ -268,37 +268,49 @@ def revenue_alerts(windows: DataFrame, history: int, min_history: int, z_thresho
 
 
 # --- 5. data quality -------------------------------------------------------------------------------------
-def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None) -> DataFrame:
+def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None, processed_at_ms: int) -> DataFrame:
     """Data quality of ONE micro-batch of parsed rows (a static DataFrame), per event-time window.
 
     Rows are grouped by the window of their event time (rows whose event time cannot be read form the
     group with a null window). Counts are additive: a window's totals are the sums over micro-batches.
     A row is *late* when it is valid and its window had already closed, i.e. window end <= the watermark
     in force for this micro-batch (`watermark_ms`, epoch ms; None = no watermark yet): exactly the rows the
-    windowed aggregations drop. Ingestion lag = processing time (`processed_at`) - event time.
+    windowed aggregations drop. Ingestion lag = processing time (`processed_at_ms`) - event time.
+
+    The batch's watermark and time only enter after the aggregation (a window's late rows are all or none
+    of its valid rows; lags from the extreme and mean event times): code Spark generates holds literals,
+    so per-row code that held them would be compiled anew for every micro-batch.
     """
     # window() drops rows whose event time is null; compute the same epoch-aligned tumbling window by hand
     # so that rows with an unreadable event time are still counted (in the null-window group).
     width_ms = int(interval_seconds(window) * 1000)
     start = F.timestamp_millis(F.floor(F.unix_millis(EVENT_TIME) / width_ms) * width_ms)
     win = F.struct(start.alias("start"), (start + F.expr(f"INTERVAL {width_ms} MILLISECONDS")).alias("end"))
-    late = F.col("valid") & (F.col("window.end") <= F.timestamp_millis(F.lit(watermark_ms)))
-    lag_s = (F.unix_millis("processed_at") - F.unix_millis(EVENT_TIME)) / 1000.0
-    delay_s = (F.unix_millis("processed_at") - F.unix_millis(FILE_TIME)) / 1000.0
     null_columns = [f"null_{schema.RAW_TO_PROCESSED.get(c, c)}" for c in STREAM_COLUMNS]
-    flagged = parsed.withColumn("window", win).withColumn(
-        "late", F.coalesce(late, F.lit(False)) if watermark_ms is not None else F.lit(False))
-    agg = flagged.groupBy("window").agg(
+    agg = parsed.withColumn("window", win).groupBy("window").agg(
         F.count(F.lit(1)).alias("rows_seen"),
         F.count_if("valid").alias("rows_valid"),
         F.count_if(~F.col("valid")).alias("rows_invalid"),
-        F.count_if("late").alias("rows_late"),
         *[F.count_if(f"fail_{rule}").alias(f"fail_{rule}") for rule in RULES],
         *[F.count_if(c).alias(c) for c in null_columns],
-        F.round(F.avg(lag_s), 3).alias("avg_ingestion_lag_s"),
-        F.round(F.max(lag_s), 3).alias("max_ingestion_lag_s"),
-        F.round(F.max(delay_s), 3).alias("max_file_to_processing_s"),
+        F.avg(F.unix_millis(EVENT_TIME)).alias("_mean_event_ms"),
+        F.min(F.unix_millis(EVENT_TIME)).alias("_first_event_ms"),
+        F.min(F.unix_millis(FILE_TIME)).alias("_first_file_ms"),
         F.max(F.when(F.col("valid"), F.col(EVENT_TIME))).alias("max_valid_event_time"),
-        F.max("processed_at").alias("processed_at"),
     )
-    return _flat_window(agg)
+    late = (F.when(F.col("window.end") <= F.timestamp_millis(F.lit(watermark_ms)), F.col("rows_valid"))
+            .otherwise(F.lit(0).cast("bigint")) if watermark_ms is not None else F.lit(0).cast("bigint"))
+
+    def seconds_before_processing(ms: str) -> Column:
+        return F.round((F.lit(processed_at_ms) - F.col(ms)) / 1000.0, 3)
+
+    return _flat_window(agg.select(
+        "window", "rows_seen", "rows_valid", "rows_invalid",
+        late.alias("rows_late"),
+        *[f"fail_{rule}" for rule in RULES], *null_columns,
+        seconds_before_processing("_mean_event_ms").alias("avg_ingestion_lag_s"),
+        seconds_before_processing("_first_event_ms").alias("max_ingestion_lag_s"),
+        seconds_before_processing("_first_file_ms").alias("max_file_to_processing_s"),
+        "max_valid_event_time",
+        F.timestamp_millis(F.lit(processed_at_ms)).alias("processed_at"),
+    ))

@@ -105,26 +105,29 @@ def anomaly_reference(spark, config: Config) -> tuple[DataFrame, str]:
 
 
 # --- per-batch transforms (run inside foreachBatch) ------------------------------------------------------
-def batch_watermark_ms(spark, checkpoint: str, batch_id: int) -> int:
-    """The watermark Spark used for micro-batch `batch_id` of a query (epoch ms; 0 before any event),
-    as recorded in the query's offset log before the batch ran (the same value when it is replayed)."""
+def batch_times_ms(spark, checkpoint: str, batch_id: int) -> tuple[int, int]:
+    """The watermark (0 before any event) and the timestamp Spark used for micro-batch `batch_id` of a
+    query (epoch ms), as recorded in the query's offset log before the batch ran (the same values when it
+    is replayed)."""
     # Three short lines, read through the Hadoop FileSystem API: a Spark job per micro-batch would cost more.
     lines = (read_text(spark, f"{checkpoint}/offsets/{batch_id}") or "").splitlines()
-    return next(json.loads(line)["batchWatermarkMs"] for line in lines
-                if line.startswith("{") and "batchWatermarkMs" in line)
+    metadata = next(json.loads(line) for line in lines if line.startswith("{") and "batchWatermarkMs" in line)
+    return metadata["batchWatermarkMs"], metadata["batchTimestampMs"]
 
 
 class DataQualityBatch:
-    """Data quality of one micro-batch; late rows judged by the watermark Spark used for the batch."""
+    """Data quality of one micro-batch; late rows judged by the watermark Spark used for the batch, lags
+    measured from the batch's timestamp."""
 
     def __init__(self, spark, config: Config):
         self.spark, self.window = spark, config.stream_window
         self.checkpoint = checkpoint_of(config, "data_quality")
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> DataFrame:
-        watermark_ms = batch_watermark_ms(self.spark, self.checkpoint, batch_id)
+        watermark_ms, timestamp_ms = batch_times_ms(self.spark, self.checkpoint, batch_id)
         watermark = F.timestamp_millis(F.lit(watermark_ms)) if watermark_ms else F.lit(None).cast("timestamp")
-        return queries.data_quality(batch_df, self.window, watermark_ms).withColumn("watermark", watermark)
+        return queries.data_quality(batch_df, self.window, watermark_ms or None, timestamp_ms).withColumn(
+            "watermark", watermark)
 
 
 class AnomalyBatch:
@@ -286,8 +289,7 @@ def _start_queries(pipeline: Pipeline, parsed: DataFrame, available_now: bool,
                                            window)
     # The data-quality query sees every row; its watermark (on valid rows only, like the window queries')
     # is what it judges late rows by.
-    dq_input = (parsed.withColumn("processed_at", F.current_timestamp())  # the micro-batch's timestamp
-                .withColumn("valid_event_time", F.when(F.col("valid"), F.col(EVENT_TIME)))
+    dq_input = (parsed.withColumn("valid_event_time", F.when(F.col("valid"), F.col(EVENT_TIME)))
                 .withWatermark("valid_event_time", config.stream_watermark))
 
     anomalies = AnomalyBatch(spark, config)
@@ -300,7 +302,7 @@ def _start_queries(pipeline: Pipeline, parsed: DataFrame, available_now: bool,
     schemas = {name: queries.window_results(aggregates, name).schema
                for name in ("sales_kpis", "category_performance", "customer_behaviour")}
     schemas["anomalies"] = queries.purchase_alerts(queries.window_results(aggregates, "anomalies")).schema
-    schemas["data_quality"] = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None).withColumn(
+    schemas["data_quality"] = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None, 0).withColumn(
         "watermark", F.lit(None).cast("timestamp")).schema
     for name in QUERY_NAMES:
         pipeline.sinks[name] = OutputSink(spark, name, _nullable(schemas[name]), output_of(spark, config, name),
