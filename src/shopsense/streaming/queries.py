@@ -196,11 +196,6 @@ OUTLIER_FIELDS: tuple[str, ...] = (EVENT_ID, EVENT_TIME, "customer_id", "item_pu
                                    "ref_median", "amount_z")
 
 
-def anomaly_windows(scored: DataFrame, window: str) -> DataFrame:
-    """Per window: orders, revenue and the list of outlier purchases (the input of the anomaly sink)."""
-    return window_query(scored, window, "anomalies")
-
-
 ALERT_COLUMNS: tuple[str, ...] = ("kind", "window_start", "window_end", EVENT_ID, EVENT_TIME, "customer_id",
                                   "item_purchased", "category", "value", "expected", "score")
 
