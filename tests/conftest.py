@@ -206,7 +206,9 @@ def pytest_configure(config):
     import __main__
     import os
 
-    os.environ["SPARK_SUBMIT_OPTS"] = f"{os.environ.get('SPARK_SUBMIT_OPTS', '')} {TEST_JVM_OPTIONS}".strip()
+    submit_options = os.environ.get("SPARK_SUBMIT_OPTS", "")
+    if TEST_JVM_OPTIONS not in submit_options:  # an xdist worker inherits the controller's environment
+        os.environ["SPARK_SUBMIT_OPTS"] = f"{submit_options} {TEST_JVM_OPTIONS}".strip()
 
     if hasattr(config, "workerinput") and __main__.__spec__ is None and not hasattr(__main__, "__file__"):
         # An xdist worker's __main__ is a `python -c` program; pyspark.sql.connect (imported by MLflow's Spark
