@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 import io
 import json
-import re
 
 import pandas as pd
 import pytest
@@ -13,7 +12,7 @@ from rich.console import Console
 from shopsense.generate import generate
 from shopsense.run import STAGE_NAMES, StageFailed, run_stages
 from shopsense.io import local_current_folder
-from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS, SAMPLE_CSV, TINY_ML
+from tests.conftest import PIPELINE_DIRTY, PIPELINE_ROWS
 
 pytestmark = pytest.mark.slow
 
@@ -123,21 +122,3 @@ def test_missing_input_is_one_clear_line_before_spark(tmp_path, shopsense_in_pro
     assert out.returncode == 2
     assert f"input not found: {tmp_path / 'nope.csv'}" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "logs").exists()  # no Spark session was started
-
-
-@pytest.mark.slow
-def test_the_public_files_shape_runs_every_batch_stage(spark, config):
-    """The 100 real rows have the public file's shape: one purchase per customer, and (these rows) every one
-    with a promo code. Every stage runs; the two models such data cannot train say why, and the run goes on
-    (before, the recommender's evaluation failed inside Spark and stopped the run)."""
-    results, _ = run(config.with_overrides(ml=TINY_ML), input_csv=SAMPLE_CSV, skip=["stream"])
-    assert results["ingest"].rows_in == results["ingest"].rows_out == results["analyze"].rows_in == 100
-    promo, season, recommender = results["train"].notes
-    assert re.fullmatch(r"promo: not trained: `promo_code_used` in the training split is true in all \d+ rows: "
-                        r"a classifier needs both answers", promo)
-    assert season.startswith("season: serving ") and "test top-3 hit rate" in season
-    assert recommender == ("recommender: not trained: no customer bought 2 or more different items (100 customers, "
-                           "100 customer-item pairs): no purchase can be held out for the test split, and "
-                           "collaborative filtering learns from customers who bought several")
-    assert Path(config.model_dir("season"), "pipeline").exists()
-    assert not Path(config.model_dir("promo"), "pipeline").exists()

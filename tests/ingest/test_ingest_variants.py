@@ -205,10 +205,12 @@ def test_quarantine_share_guard_keeps_the_previous_output(spark, canonical, tmp_
     assert spark.read.parquet(current_location(spark, config.rejected_rows_dir)).count() == 100
 
 
-def test_run_input_without_the_promo_column_completes(spark, tmp_path):
-    """`shopsense run --input FILE` on a file without `Promo Code Used`: every stage runs, the promo model
-    says why it is not trained, the promo KPI and report section say why they are empty, and the stream demo's
-    events (drawn from the processed data) are valid."""
+def test_run_on_the_public_sample_without_its_promo_column_runs_every_stage(spark, tmp_path):
+    """`shopsense run --input FILE` on the 100 real rows (the public file's shape: one purchase per customer)
+    without `Promo Code Used`: every stage runs; the promo model says the column is missing and the
+    recommender that no customer bought twice (the run goes on after both), the promo KPI and report section
+    say why they are empty, and the stream demo's events (drawn from the processed data) are valid. (A promo
+    column true in every row: tests/ml/test_ml_saved_models.py.)"""
     import io as text_io
     import json
 
@@ -216,19 +218,24 @@ def test_run_input_without_the_promo_column_completes(spark, tmp_path):
     from rich.console import Console
 
     from shopsense.analytics.queries import QUERIES
-    from shopsense.generate import generate, write_csv
     from shopsense.run import run_stages
     from tests.conftest import TEST_SPARK, TINY_ML
 
-    full = write_csv(generate(400, seed=3), tmp_path / "full.csv")
     path = tmp_path / "no_promo.csv"
-    pd.read_csv(full, dtype=str).drop(columns=["Promo Code Used"]).to_csv(path, index=False)
+    pd.read_csv(SAMPLE_CSV, dtype=str).drop(columns=["Promo Code Used"]).to_csv(path, index=False)
     config = load_config(home=tmp_path / "home").with_overrides(spark=TEST_SPARK, ml=TINY_ML)
     results = run_stages(config, input_csv=str(path), console=Console(file=text_io.StringIO(), width=240))
     assert list(results) == ["ingest", "analyze", "train", "stream"]
+    assert results["ingest"].rows_in == results["ingest"].rows_out == results["analyze"].rows_in == 100
     assert "missing columns (null): promo_code_used" in results["ingest"].notes
-    assert results["train"].notes[0] == ("promo: not trained: the input has no promo column "
-                                         "(`promo_code_used` is null in every row)")
+    promo, season, recommender = results["train"].notes
+    assert promo == "promo: not trained: the input has no promo column (`promo_code_used` is null in every row)"
+    assert season.startswith("season: serving ") and "test top-3 hit rate" in season
+    assert recommender == ("recommender: not trained: no customer bought 2 or more different items (100 customers, "
+                           "100 customer-item pairs): no purchase can be held out for the test split, and "
+                           "collaborative filtering learns from customers who bought several")
+    assert Path(config.model_dir("season"), "pipeline").exists()
+    assert not Path(config.model_dir("promo"), "pipeline").exists()
     assert spark.read.parquet(current_location(spark, config.processed_dir)).where("promo_code_used IS NOT NULL").count() == 0
     analyze = results["analyze"].notes
     assert "promo code rate: no Promo Code Used column in the input" in analyze

@@ -48,7 +48,9 @@ def standalone_cluster(workdir: Path, cores: int = 2, memory: str = "2g"):
     """Yield the master URL `spark://127.0.0.1:PORT` of a running master + worker."""
     spark_home = Path(pyspark.__file__).parent
     env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1",
-           "SPARK_WORKER_DIR": str(workdir / "worker"), "SPARK_LOG_DIR": str(workdir)}
+           "SPARK_WORKER_DIR": str(workdir / "worker"), "SPARK_LOG_DIR": str(workdir),
+           # the drivers' JVM options of the suite (tests/conftest.py) for the master and worker too
+           "SPARK_DAEMON_JAVA_OPTS": os.environ.get("SPARK_SUBMIT_OPTS", "")}
     spark_class = str(spark_home / "bin" / "spark-class")
     port = free_port()
     url = f"spark://127.0.0.1:{port}"
