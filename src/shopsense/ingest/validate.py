@@ -120,7 +120,7 @@ def _words(words) -> str:
 
 def trimmed_text(column: str) -> str:
     """SQL of a column's trimmed value, null when empty (what "missing" means in the data contract)."""
-    return f"nullif(trim({_name(column)}), '')"
+    return f"CASE WHEN trim({_name(column)}) != '' THEN trim({_name(column)}) END"
 
 
 def _text(column: str) -> str:
@@ -174,20 +174,26 @@ _ZERO_FRACTION = r"^([+-]?[0-9]+)[.]0+$"
 
 def _normalised_text(column: str, text: str) -> str:
     """SQL of the text a value is parsed from: money and zero-fraction integers rewritten (a rewrite that
-    does not give a number is not applied, so the quarantine names the value as written)."""
+    does not give a number is not applied, so the quarantine names the value as written). The regular
+    expressions only run on values they can change: a number leaves both money patterns unchanged (it has
+    no currency, comma or inner space), a text without `.` has no zero fraction."""
     kind = _NORMALISED_KIND.get(column)
     if kind == "money":
         money = f"regexp_replace(regexp_replace({text}, {sql_string(_CURRENCY)}, ''), {sql_string(_THOUSANDS)}, '')"
-        return f"CASE WHEN try_cast({money} AS DOUBLE) IS NOT NULL THEN {money} ELSE {text} END"
+        return (f"CASE WHEN try_cast({text} AS DOUBLE) IS NOT NULL THEN {text} "
+                f"WHEN try_cast({money} AS DOUBLE) IS NOT NULL THEN {money} ELSE {text} END")
     if kind == "integer":
-        return f"regexp_replace({text}, {sql_string(_ZERO_FRACTION)}, '$1')"
+        return f"CASE WHEN contains({text}, '.') THEN regexp_replace({text}, {sql_string(_ZERO_FRACTION)}, '$1') ELSE {text} END"
     return text
 
 
 def _canonical(column: str, text: str) -> str:
-    """The vocabulary spelling of a value (see `spelling_key`); null when unknown."""
-    words = _map((_spelling_key_of(w), w) for w in schema.VOCABULARIES[column])
-    return f"try_element_at({words}, {spelling_key(text)})"
+    """The vocabulary spelling of a value (see `spelling_key`); null when unknown. A value spelled as in
+    the vocabulary is its own canonical spelling: only the others pay for the key (a regular expression)
+    and the lookup."""
+    vocabulary = schema.VOCABULARIES[column]
+    words = _map((_spelling_key_of(w), w) for w in vocabulary)
+    return f"CASE WHEN {text} IN ({_words(vocabulary)}) THEN {text} ELSE try_element_at({words}, {spelling_key(text)}) END"
 
 
 def _normalisation_applied(n: Normalisation) -> str:
@@ -200,8 +206,9 @@ def _normalisation_applied(n: Normalisation) -> str:
 
 
 def _boolean(text: str) -> str:
-    word = f"lower({text})"
-    return (f"CASE WHEN {word} IN ({_words(schema.TRUE_VALUES)}) THEN true "
+    word = f"lower({text})"  # only for values not spelled `Yes` / `No` (lower() is a costly call)
+    return (f"CASE WHEN {text} = 'Yes' THEN true WHEN {text} = 'No' THEN false "
+            f"WHEN {word} IN ({_words(schema.TRUE_VALUES)}) THEN true "
             f"WHEN {word} IN ({_words(schema.FALSE_VALUES)}) THEN false END")
 
 

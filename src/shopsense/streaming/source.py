@@ -138,17 +138,18 @@ def _lines(raw: DataFrame, mapping: dict[str, str] | None, delimiter: str) -> Da
     per_file = ("_header_ok", "_field_count", "_has_event_id", "_present", *map(_position, columns),
                 FILE_PATH, FILE_TIME)
     return (
-        raw.selectExpr("split(value, '\\r?\\n') AS lines", FILE_PATH, FILE_TIME)
+        raw.selectExpr("IF(contains(value, '\\r'), split(value, '\\r?\\n', -1), split(value, '\\n', -1)) AS lines",
+                       FILE_PATH, FILE_TIME)
         .selectExpr("lines", f"{_header_fields(mapping, split_sep)} AS {_FIELDS}", FILE_PATH, FILE_TIME)
         .selectExpr(
             "lines", f"exists({_FIELDS}, f -> f != '') AS _is_header", f"({required}) AS _header_ok",
             f"size({_FIELDS}) AS _field_count", f"array_contains({_FIELDS}, {sql_string(EVENT_ID)}) AS _has_event_id",
             f"filter({_FIELDS}, f -> f != '') AS _present",
             *[f"array_position({_FIELDS}, {sql_string(c)}) AS {_position(c)}" for c in columns], FILE_PATH, FILE_TIME)
-        .selectExpr(f"posexplode(lines) AS ({_LINE_NUMBER}, line)", "_is_header", *per_file)
+        .selectExpr(f"posexplode_outer(lines) AS ({_LINE_NUMBER}, line)", "_is_header", *per_file)
         # A first line that names no known column is not a header but a (malformed) line of its own.
         .where(f"({_LINE_NUMBER} > 0 OR NOT _is_header) AND trim(line) != ''")
-        .selectExpr("*", f"IF(instr(line, '\"') = 0, transform(split(line, {split_sep}, -1), t -> trim(t)), "
+        .selectExpr("*", f"IF(NOT contains(line, '\"'), split(line, {split_sep}, -1), "
                          f"transform(split(line, {outside_quotes}, -1), t -> {unquoted})) AS {_TOKENS}")
         .selectExpr(
             *[f"IF({_position(c)} > 0, try_element_at({_TOKENS}, CAST({_position(c)} AS INT)), NULL) AS `{c}`"
