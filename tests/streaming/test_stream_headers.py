@@ -67,3 +67,20 @@ def test_unreadable_files_are_said_so(spark, tmp_path):
     message = source.unreadable_input(spark, str(tmp_path / "in"))
     assert message and "malformed_row 10" in message and "2 stream file(s)" in message
     assert source.unreadable_input(spark, str(tmp_path / "in"), mapping={"when": "event_time"}) is None
+
+
+def test_quoted_and_crlf_files_parse_like_plain_ones(spark, tmp_path):
+    """The plain split (lines without `"`, files without CR) and the quote-aware one give the same rows."""
+    rows = [[*r, f"e{i}", "2025-01-01 10:00:00"] for i, r in enumerate(sample_rows()[:20])]
+    rows[0][5] = "$1,234.50"  # a money rewrite, quoted because of its comma
+    write(tmp_path / "plain", "a.csv", list(source.STREAM_COLUMNS), rows)
+    quoted = "\r\n".join(",".join(f'" {v} "' for v in line) for line in [list(source.STREAM_COLUMNS), *rows])
+    (tmp_path / "quoted").mkdir()
+    (tmp_path / "quoted" / "a.csv").write_text(quoted + "\r\n", newline="")
+
+    def parsed(folder):
+        return source.parse_events(source.read_batch(spark, str(folder))).drop(source.FILE_PATH, source.FILE_TIME)
+
+    plain = parsed(tmp_path / "plain")
+    assert plain.where("valid").count() == 20
+    assertDataFrameEqual(parsed(tmp_path / "quoted"), plain)

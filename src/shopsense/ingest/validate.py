@@ -120,7 +120,7 @@ def _words(words) -> str:
 
 def trimmed_text(column: str) -> str:
     """SQL of a column's trimmed value, null when empty (what "missing" means in the data contract)."""
-    return f"nullif(trim({_name(column)}), '')"
+    return f"CASE WHEN trim({_name(column)}) != '' THEN trim({_name(column)}) END"
 
 
 def _text(column: str) -> str:
@@ -151,6 +151,7 @@ def _exact(text: str) -> str:
 
 
 def _normalised(column: str) -> str:
+    """A money or integer column's normalised text (`_normalised_text`; the others are not rewritten)."""
     return _name(f"_normalised_{column}")
 
 
@@ -174,20 +175,26 @@ _ZERO_FRACTION = r"^([+-]?[0-9]+)[.]0+$"
 
 def _normalised_text(column: str, text: str) -> str:
     """SQL of the text a value is parsed from: money and zero-fraction integers rewritten (a rewrite that
-    does not give a number is not applied, so the quarantine names the value as written)."""
+    does not give a number is not applied, so the quarantine names the value as written). The regular
+    expressions only run on values they can change: a number leaves both money patterns unchanged (it has
+    no currency, comma or inner space), a text without `.` has no zero fraction."""
     kind = _NORMALISED_KIND.get(column)
     if kind == "money":
         money = f"regexp_replace(regexp_replace({text}, {sql_string(_CURRENCY)}, ''), {sql_string(_THOUSANDS)}, '')"
-        return f"CASE WHEN try_cast({money} AS DOUBLE) IS NOT NULL THEN {money} ELSE {text} END"
+        return (f"CASE WHEN try_cast({text} AS DOUBLE) IS NOT NULL THEN {text} "
+                f"WHEN try_cast({money} AS DOUBLE) IS NOT NULL THEN {money} ELSE {text} END")
     if kind == "integer":
-        return f"regexp_replace({text}, {sql_string(_ZERO_FRACTION)}, '$1')"
+        return f"CASE WHEN contains({text}, '.') THEN regexp_replace({text}, {sql_string(_ZERO_FRACTION)}, '$1') ELSE {text} END"
     return text
 
 
 def _canonical(column: str, text: str) -> str:
-    """The vocabulary spelling of a value (see `spelling_key`); null when unknown."""
-    words = _map((_spelling_key_of(w), w) for w in schema.VOCABULARIES[column])
-    return f"try_element_at({words}, {spelling_key(text)})"
+    """The vocabulary spelling of a value (see `spelling_key`); null when unknown. A value spelled as in
+    the vocabulary is its own canonical spelling: only the others pay for the key (a regular expression)
+    and the lookup."""
+    vocabulary = schema.VOCABULARIES[column]
+    words = _map((_spelling_key_of(w), w) for w in vocabulary)
+    return f"CASE WHEN {text} IN ({_words(vocabulary)}) THEN {text} ELSE try_element_at({words}, {spelling_key(text)}) END"
 
 
 def _normalisation_applied(n: Normalisation) -> str:
@@ -200,8 +207,9 @@ def _normalisation_applied(n: Normalisation) -> str:
 
 
 def _boolean(text: str) -> str:
-    word = f"lower({text})"
-    return (f"CASE WHEN {word} IN ({_words(schema.TRUE_VALUES)}) THEN true "
+    word = f"lower({text})"  # only for values not spelled `Yes` / `No` (lower() is a costly call)
+    return (f"CASE WHEN {text} = 'Yes' THEN true WHEN {text} = 'No' THEN false "
+            f"WHEN {word} IN ({_words(schema.TRUE_VALUES)}) THEN true "
             f"WHEN {word} IN ({_words(schema.FALSE_VALUES)}) THEN false END")
 
 
@@ -235,7 +243,7 @@ def _condition(rule: Rule, absent: frozenset[str], present: str | None) -> str:
     if rule.column in absent:
         return "false"
     if rule.kind == "missing" and present is not None:
-        return f"{_text(rule.column)} IS NULL AND array_contains({_name(present)}, {sql_string(rule.column)})"
+        return f"{_text(rule.column)} IS NULL AND ({_name(present)} & {present_bit(rule.column)}L) != 0"
     if rule.kind == "malformed":
         return f"{_name(CORRUPT_RECORD)} IS NOT NULL"
     if rule.kind == "mismatch":
@@ -260,14 +268,20 @@ def _condition(rule: Rule, absent: frozenset[str], present: str | None) -> str:
     raise ValueError(f"unknown rule kind {rule.kind}")
 
 
-def _checked(raw: DataFrame, absent: frozenset[str], present: str | None) -> tuple[DataFrame, list[str]]:
+def _checked(raw: DataFrame, absent: frozenset[str], present: str | None,
+             trimmed: bool) -> tuple[DataFrame, list[str]]:
     """`raw` with each contract value trimmed, normalised and parsed once (so that several rules test one
-    parse, and the generated code stays small), and the REASON_BITS and NORMALISED_BITS expressions."""
-    texts = [f"{trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
-    normalised = [f"{_normalised_text(c, _text(c))} AS {_normalised(c)}" for c in schema.PROCESSED_COLUMNS]
-    exact = [f"{_exact(_normalised(c))} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
-    parsed = raw.selectExpr("*", *texts).selectExpr("*", *normalised).selectExpr(
-        "*", *[f"{_parsed(c, _normalised(c))} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS], *exact)
+    parse, and the generated code stays small), and the REASON_BITS and NORMALISED_BITS expressions.
+
+    Normalised texts and values are one projection (each row is copied once per projection): a value's
+    normalised text is written into each expression that needs it, and Spark evaluates it once per row
+    (subexpression elimination)."""
+    texts = [f"{_name(c) if trimmed else trimmed_text(c)} AS {_text(c)}" for c in schema.PROCESSED_COLUMNS]
+    normalised = {c: _normalised_text(c, _text(c)) for c in schema.PROCESSED_COLUMNS}
+    rewritten = [f"{normalised[c]} AS {_normalised(c)}" for c in schema.PROCESSED_COLUMNS if normalised[c] != _text(c)]
+    values = [f"{_parsed(c, normalised[c])} AS {_value(c)}" for c in schema.PROCESSED_COLUMNS]
+    exact = [f"{_exact(normalised[c])} AS {_exact_value(c)}" for c in _INTEGER_COLUMNS]
+    parsed = raw.selectExpr("*", *texts).selectExpr("*", *rewritten, *values, *exact)
     reasons = [f"CASE WHEN {_condition(rule, absent, present)} THEN {1 << i}L ELSE 0L END" for i, rule in enumerate(RULES)]
     applied = [f"CASE WHEN {_normalisation_applied(n)} THEN {1 << i}L ELSE 0L END"
                for i, n in enumerate(NORMALISATIONS)]
@@ -306,8 +320,13 @@ def validate(raw: DataFrame, absent: frozenset[str] = frozenset()) -> DataFrame:
     Comparisons with a null side are null, and `CASE WHEN null` adds nothing, so each rule only fires on the
     values it is about (e.g. an unparseable age gives `non_numeric_age`, not also `age_out_of_range`).
     """
-    parsed, (bits, _) = _checked(raw, absent, None)
+    parsed, (bits, _) = _checked(raw, absent, None, trimmed=False)
     return parsed.selectExpr(*map(_name, raw.columns), bits).select(*raw.columns, reasons_of().alias(REASONS))
+
+
+def present_bit(column: str) -> int:
+    """The bit of contract column `column` in the `present` mask of `validate_and_type`."""
+    return 1 << schema.PROCESSED_COLUMNS.index(column)
 
 
 def typed_column(column: str) -> str:
@@ -315,13 +334,14 @@ def typed_column(column: str) -> str:
     return f"_typed_{column}"
 
 
-def validate_and_type(raw: DataFrame, absent: frozenset[str] = frozenset(), present: str | None = None) -> DataFrame:
+def validate_and_type(raw: DataFrame, absent: frozenset[str] = frozenset(), present: str | None = None,
+                      trimmed: bool = False) -> DataFrame:
     """REASON_BITS (see `reasons_of`) and NORMALISED_BITS, plus each contract column's processed value (in
     its processed type, null when invalid or absent) as `typed_column(c)`, from the same parse: whoever needs
     both the reasons and the typed row parses each value once. The contract columns the input lacks are
-    `absent`, or, when they differ from row to row (stream files), all but those listed in the array<string>
-    column `present`."""
-    parsed, bits = _checked(raw, absent, present)
+    `absent`, or, when they differ from row to row (stream files), all but those whose `present_bit` is set in
+    the bigint column `present`. `trimmed`: the contract columns already hold `trimmed_text` values."""
+    parsed, bits = _checked(raw, absent, present, trimmed)
     values = [f"{_typed(c.name)} AS {_name(typed_column(c.name))}" for c in schema.COLUMNS]
     return parsed.selectExpr(*map(_name, raw.columns), *bits, *values)
 

@@ -26,7 +26,7 @@ from shopsense.ingest.columns import (
 )
 from shopsense.ingest.read import BOM
 from shopsense.ingest.validate import (
-    REASON_BITS, reason_mask, sql_string, trimmed_text, typed_values, validate_and_type,
+    REASON_BITS, present_bit, reason_mask, sql_string, typed_values, validate_and_type,
 )
 from shopsense.ingest.validate import RULES as CONTRACT_RULES
 
@@ -99,10 +99,6 @@ CONTRACT_RULE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _text(name: str) -> Column:
-    return F.expr(trimmed_text(name))
-
-
 def _header_fields(mapping: dict[str, str] | None, split_sep: str) -> str:
     """SQL: the first line's names as processed names ('' for an extra column), by header key
     (shopsense.ingest.columns: the same key patterns and mapping)."""
@@ -113,48 +109,66 @@ def _header_fields(mapping: dict[str, str] | None, split_sep: str) -> str:
     return f"transform(split(lines[0], {split_sep}), n -> coalesce(try_element_at({key_map}, {key}), ''))"
 
 
-def _position(name: str) -> str:
-    """Name of the per-file column: where the file's header has column `name` (1-based; 0 = absent)."""
-    return f"_position_{name}"
+def _index(name: str) -> str:
+    """Name of the per-file column: where the file's header has column `name` (0-based; -1 = absent)."""
+    return f"_index_{name}"
+
+
+_PRESENT = "_present"  # per file: the contract columns its header has (validate.present_bit)
+_COLUMNS = (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)
 
 
 def _lines(raw: DataFrame, mapping: dict[str, str] | None, delimiter: str) -> DataFrame:
-    """One row per data line of each file: its values under the file's column names, `_corrupt_record`
-    (the line, when malformed) and the file's path and time.
+    """One row per data line of each file: its values, trimmed and null when empty (`trimmed_text`), under
+    the processed names, one `null_<column>` flag each, `_corrupt_record` (the line, when malformed), its
+    event id (derived from the file's path and the line's number when the file has none) and event time.
 
     What depends on the header only (each column's position, the columns present, whether the essential
     ones are) is computed once per file, before the file is exploded into lines. A line that holds no
     double quote is split on the delimiter; another one on the delimiters outside double quotes (a regular
     expression, with a look-ahead per delimiter), then each value is unquoted: one array per line, computed
     once (`from_csv` into a wide struct made Spark plan one parse per extracted field, and the stream's
-    plans took minutes)."""
+    plans took minutes). The values, flags and event columns are then one projection: Spark evaluates
+    each value's trimmed text once for all of them (subexpression elimination)."""
     sep = re.escape(delimiter)
     split_sep = sql_string(sep)
     outside_quotes = sql_string(f'{sep}(?=(?:[^"]*"[^"]*")*[^"]*$)')
     unquoted = f"""regexp_replace(regexp_replace(trim(t), '^"(.*)"$', '$1'), '""', '"')"""
-    columns = (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)
     required = " AND ".join(f"array_contains({_FIELDS}, {sql_string(c)})"
                             for c in (*schema.ESSENTIAL_COLUMNS, EVENT_TIME))
-    per_file = ("_header_ok", "_field_count", "_has_event_id", "_present", *map(_position, columns),
-                FILE_PATH, FILE_TIME)
+    present = " | ".join(f"IF(array_contains({_FIELDS}, {sql_string(c)}), {present_bit(c)}L, 0L)"
+                         for c in schema.PROCESSED_COLUMNS)
+    per_file = ("_header_ok", "_field_count", "_has_event_id", _PRESENT, *map(_index, _COLUMNS), FILE_PATH, FILE_TIME)
+
+    def text(column: str) -> str:  # trimmed_text of the line's value of `column`
+        value = f"trim(get({_TOKENS}, {_index(column)}))"
+        return f"CASE WHEN {value} != '' THEN {value} END"
+
+    derived_id = f"concat({FILE_PATH}, ':', CAST({_LINE_NUMBER} + 1 AS STRING))"
     return (
-        raw.selectExpr("split(value, '\\r?\\n') AS lines", FILE_PATH, FILE_TIME)
+        raw.selectExpr("IF(contains(value, '\\r'), split(value, '\\r?\\n', -1), split(value, '\\n', -1)) AS lines",
+                       FILE_PATH, FILE_TIME)
         .selectExpr("lines", f"{_header_fields(mapping, split_sep)} AS {_FIELDS}", FILE_PATH, FILE_TIME)
         .selectExpr(
             "lines", f"exists({_FIELDS}, f -> f != '') AS _is_header", f"({required}) AS _header_ok",
             f"size({_FIELDS}) AS _field_count", f"array_contains({_FIELDS}, {sql_string(EVENT_ID)}) AS _has_event_id",
-            f"filter({_FIELDS}, f -> f != '') AS _present",
-            *[f"array_position({_FIELDS}, {sql_string(c)}) AS {_position(c)}" for c in columns], FILE_PATH, FILE_TIME)
-        .selectExpr(f"posexplode(lines) AS ({_LINE_NUMBER}, line)", "_is_header", *per_file)
+            f"{present} AS {_PRESENT}",
+            *[f"CAST(array_position({_FIELDS}, {sql_string(c)}) AS INT) - 1 AS {_index(c)}" for c in _COLUMNS],
+            FILE_PATH, FILE_TIME)
+        # posexplode_outer: posexplode would make Spark add a filter that splits each file a second time
+        # (every file has a first line, so no row is added).
+        .selectExpr(f"posexplode_outer(lines) AS ({_LINE_NUMBER}, line)", "_is_header", *per_file)
         # A first line that names no known column is not a header but a (malformed) line of its own.
         .where(f"({_LINE_NUMBER} > 0 OR NOT _is_header) AND trim(line) != ''")
-        .selectExpr("*", f"IF(instr(line, '\"') = 0, transform(split(line, {split_sep}, -1), t -> trim(t)), "
+        .selectExpr("*", f"IF(NOT contains(line, '\"'), split(line, {split_sep}, -1), "
                          f"transform(split(line, {outside_quotes}, -1), t -> {unquoted})) AS {_TOKENS}")
         .selectExpr(
-            *[f"IF({_position(c)} > 0, try_element_at({_TOKENS}, CAST({_position(c)} AS INT)), NULL) AS `{c}`"
-              for c in columns],
+            *[f"{text(c)} AS `{c}`" for c in schema.PROCESSED_COLUMNS],
+            f"IF(_has_event_id, {text(EVENT_ID)}, {derived_id}) AS {EVENT_ID}",
+            f"try_to_timestamp({text(EVENT_TIME)}) AS {EVENT_TIME}",
+            *[f"{text(c)} IS NULL AS null_{c}" for c in _COLUMNS],
             f"IF(size({_TOKENS}) != _field_count OR NOT _header_ok, line, NULL) AS {CORRUPT}",
-            "_has_event_id", "_present", _LINE_NUMBER, FILE_PATH, FILE_TIME)
+            _PRESENT, FILE_PATH, FILE_TIME)
     )
 
 
@@ -167,21 +181,14 @@ def parse_events(raw: DataFrame, mapping: dict[str, str] | None = None, delimite
     an invalid value becomes null, never an error under ANSI mode). `mapping`: the `[columns]` table.
     """
     lines = _lines(raw, mapping, delimiter or ",")
-    derived_id = F.concat(F.col(FILE_PATH), F.lit(":"), (F.col(_LINE_NUMBER) + 1).cast("string"))
-    columns = lines.select(
-        *schema.PROCESSED_COLUMNS,
-        F.when(F.col("_has_event_id"), _text(EVENT_ID)).otherwise(derived_id).alias(f"s_{EVENT_ID}"),
-        F.expr(f"try_to_timestamp({trimmed_text(EVENT_TIME)})").alias(EVENT_TIME),
-        *[_text(name).isNull().alias(f"null_{name}") for name in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
-        CORRUPT, "_present", FILE_PATH, FILE_TIME,
-    )
-    checked = validate_and_type(columns, present="_present")  # reason bits and typed values from one parse
+    # reason bits and typed values from one parse; the values are trimmed texts already
+    checked = validate_and_type(lines, present=_PRESENT, trimmed=True)
     return checked.select(
-        F.col(f"s_{EVENT_ID}").alias(EVENT_ID),
+        EVENT_ID,
         EVENT_TIME,
         *typed_values(),
         *[F.coalesce(flag, F.lit(False)).alias(f"fail_{rule}") for rule, flag in _rule_flags().items()],
-        *[f"null_{name}" for name in (*schema.PROCESSED_COLUMNS, EVENT_ID, EVENT_TIME)],
+        *[f"null_{name}" for name in _COLUMNS],
         FILE_PATH,
         FILE_TIME,
         _valid(),
@@ -191,7 +198,7 @@ def parse_events(raw: DataFrame, mapping: dict[str, str] | None = None, delimite
 def _rule_flags() -> dict[str, Column]:
     """Rule name -> a column that is true when the row breaks the rule (after `validate`)."""
     flags = {
-        "missing_event_id": F.col(f"s_{EVENT_ID}").isNull(),
+        "missing_event_id": F.col(EVENT_ID).isNull(),
         "bad_event_time": F.col(EVENT_TIME).isNull(),
     }
     for rule, kinds in CONTRACT_RULE_KINDS.items():
@@ -206,7 +213,7 @@ def _valid() -> Column:
     than as NOT of the `fail_` flags: the filter on it is pushed below the projection, and each flag would
     inline the whole reasons expression into it again (sales_kpis' optimized plan: 67,273 -> 12,155
     characters; its planning time per micro-batch fell 4-5x, docs/streaming.md)."""
-    return (F.col(f"s_{EVENT_ID}").isNotNull() & F.col(EVENT_TIME).isNotNull()
+    return (F.col(EVENT_ID).isNotNull() & F.col(EVENT_TIME).isNotNull()
             & (F.col(REASON_BITS) == 0)).alias("valid")
 
 
