@@ -7,12 +7,16 @@ them costs the pipeline no CPU) and landed by a hard link (atomic), modification
 Event time is fast-forwarded (each file covers --event-span seconds of event time), so windows close during
 the run instead of after minutes of real time.
 
+- Warm-up: first --warm-up seconds at the first rate, not reported (a stream runs for hours; a fresh JVM
+  spends minutes JIT-compiling Spark's planner, which is not what a rate sustains).
 - Kept up: at the end of the feeding, every query has read all but at most the files of the last
   trigger interval + one micro-batch (no growing backlog). The highest rate kept up is reported; the
   rates stop rising at the first one not kept up.
 - Batch duration p50/p95: micro-batches with input rows, all five queries.
 - Latency p50/p95: for every window in the durable sales_kpis output, from the landing of the file that
   closed it (the first file whose events reach window end + watermark) to its batch folder's _SUCCESS.
+- Classes compiled: Spark's compilations of generated code during the run (its code cache's misses; a
+  stream should compile none per micro-batch).
 - Peak memory: peak resident set of this process (driver) + the local Spark JVM (VmHWM).
 
 `--parse-cost ROWS`: instead, what parsing costs and parsing once saves: parse + validate alone, and the
@@ -127,18 +131,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def stage_files(config, pool, rate: int, args, staging: Path) -> list[tuple[Path, datetime]]:
-    """All files of one run, written before the clock starts: (path, max event time) in landing order."""
+def stage_files(config, pool, rate: int, args, staging: Path, duration: float) -> list[tuple[Path, datetime]]:
+    """All files of one run, written before the clock starts: (path, start of its event-time span) in landing
+    order. A file's on-time events lie in [span start, span start + --event-span), its late ones before: the
+    first file whose events reach a time t is the first whose span starts at or after t (the one before it
+    only comes close, its events stay below its span's end)."""
     rows_per_file = max(1, round(rate * args.file_interval))
     sim = Simulator(config, pool, batch_size=rows_per_file, interval=args.event_span, seed=rate, start_time=START,
                     late_fraction=0.01, dirty_fraction=0.01, anomaly_fraction=0.001)
     staging.mkdir(parents=True)
     files = []
-    for k in range(1 + int(args.duration / args.file_interval)):
+    for k in range(1 + int(duration / args.file_interval)):
         lines, info = sim.batch_lines(k)
         path = staging / info.path.name
         path.write_text("\n".join(lines) + "\n")
-        files.append((path, sim.span_start(k) + timedelta(seconds=args.event_span)))
+        files.append((path, sim.span_start(k)))
     return files
 
 
@@ -149,12 +156,12 @@ def land(path: Path, input_dir: Path) -> float:
     return time.monotonic()
 
 
-def run_level(spark, pool, rate: int, args) -> dict:
+def run_level(spark, pool, rate: int, args, duration: float) -> dict:
     home = ROOT / f"rate-{rate}"
     shutil.rmtree(home, ignore_errors=True)  # the benchmark's own folder only
     config = load_config(home=home)
     watermark = interval_seconds(config.stream_watermark)
-    files = stage_files(config, pool, rate, args, home / "staged")
+    files = stage_files(config, pool, rate, args, home / "staged", duration)
     rows_per_file = max(1, round(rate * args.file_interval))
     input_dir = Path(config.stream_input_dir)
     input_dir.mkdir(parents=True)
@@ -178,16 +185,18 @@ def run_level(spark, pool, rate: int, args) -> dict:
     out_dir = Path(config.stream_output_dir) / "sales_kpis"
     appeared: dict[str, float] = {}
     landed: list[tuple[float, datetime]] = []
+    compiled_before = compilations(spark)
     began, cpu_began = time.monotonic(), cpu_seconds()
-    for i, (path, span_end) in enumerate(files[1:]):
+    for i, (path, span_start) in enumerate(files[1:]):
         due = began + i * args.file_interval
         while time.monotonic() < due:
             _poll(out_dir, appeared)
             time.sleep(0.02)
-        landed.append((land(path, input_dir), span_end))
+        landed.append((land(path, input_dir), span_start))
     time.sleep(args.file_interval)
     fed_seconds = time.monotonic() - began
     cores_used = (cpu_seconds() - cpu_began) / fed_seconds
+    compiled = compilations(spark) - compiled_before
     fed_rows = len(landed) * rows_per_file
     slowest = min(log.rows.get(name, 0) for name in STREAMING_QUERIES[1:])
     settle_end = time.monotonic() + args.settle
@@ -202,7 +211,7 @@ def run_level(spark, pool, rate: int, args) -> dict:
     for folder, seen_at in appeared.items():
         for window_end in pq.read_table(out_dir / folder, columns=["window_end"]).column(0).to_pylist():
             close_at = window_end.replace(tzinfo=timezone.utc) + timedelta(seconds=watermark)
-            closing = next((t for t, span_end in landed if span_end >= close_at), None)
+            closing = next((t for t, span_start in landed if span_start >= close_at), None)
             if closing is not None and seen_at >= closing:
                 latencies.append(seen_at - closing)
     # Allowed in flight at the end: the last file (landed one interval ago) and one micro-batch's worth.
@@ -214,8 +223,13 @@ def run_level(spark, pool, rate: int, args) -> dict:
         "behind_rows": fed_rows - slowest, "kept_up": fed_rows - slowest <= allowed_behind,
         "batch_p50": percentile(log.durations, 0.5), "batch_p95": percentile(log.durations, 0.95),
         "latency_p50": percentile(latencies, 0.5), "latency_p95": percentile(latencies, 0.95),
-        "windows": len(latencies), "peak_mb": peak_rss_mb(), "cores_used": cores_used, "log": log,
+        "windows": len(latencies), "peak_mb": peak_rss_mb(), "cores_used": cores_used, "compiled": compiled, "log": log,
     }
+
+
+def compilations(spark) -> int:
+    """Classes Spark has compiled for generated code so far (its code cache's misses)."""
+    return spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME().getCount()
 
 
 def _poll(out_dir: Path, appeared: dict[str, float]) -> None:
@@ -363,6 +377,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of feeding per run")
     parser.add_argument("--file-interval", type=float, default=2.0, help="seconds between files")
     parser.add_argument("--event-span", type=float, default=20.0, help="event-time seconds per file")
+    parser.add_argument("--warm-up", type=float, default=120.0,
+                        help="seconds of feeding at the first rate before any is measured (a long-running stream "
+                             "runs warm: the JIT compiles Spark's planner over minutes)")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds of latency polling after feeding")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--profile", action="store_true",
@@ -387,10 +404,14 @@ def main() -> None:
         catch_up(spark, pool, args.catch_up, args)
         return
     print("rate events/s | rows/file | input rows/s | slowest query rows/s | behind rows | kept up | "
-          "batch p50/p95 s | latency p50/p95 s | windows | peak MB | CPU cores used")
+          "batch p50/p95 s | latency p50/p95 s | windows | peak MB | CPU cores used | classes compiled")
     best = None
-    for rate in (int(r) for r in args.rates.split(",")):
-        runs = [run_level(spark, pool, rate, args) for _ in range(args.repeat)]
+    rates = [int(r) for r in args.rates.split(",")]
+    if args.warm_up:
+        warm = run_level(spark, pool, rates[0], args, args.warm_up)
+        print(f"# warm-up: {args.warm_up:.0f} s at {rates[0]} events/s (not reported), {warm['compiled']} classes compiled")
+    for rate in rates:
+        runs = [run_level(spark, pool, rate, args, args.duration) for _ in range(args.repeat)]
         if args.profile:
             print_profile(spark, runs[-1]["log"].progress)
         med = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key not in ("kept_up", "log")}
@@ -398,7 +419,7 @@ def main() -> None:
         print(f"{rate} | {med['rows_per_file']:.0f} | {med['input_rows_per_s']:.0f} | {med['slowest_rows_per_s']:.0f} | "
               f"{med['behind_rows']:.0f} | {'yes' if kept_up else 'no'} | {med['batch_p50']:.2f}/{med['batch_p95']:.2f} | "
               f"{med['latency_p50']:.1f}/{med['latency_p95']:.1f} | {med['windows']:.0f} | {med['peak_mb']:.0f} | "
-              f"{med['cores_used']:.2f}",
+              f"{med['cores_used']:.2f} | {med['compiled']:.0f}",
               flush=True)
         if not kept_up:
             break

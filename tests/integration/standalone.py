@@ -51,12 +51,14 @@ def standalone_cluster(workdir: Path, cores: int = 2, memory: str = "2g"):
            "SPARK_WORKER_DIR": str(workdir / "worker"), "SPARK_LOG_DIR": str(workdir),
            # the drivers' JVM options of the suite (tests/conftest.py) for the master and worker too
            "SPARK_DAEMON_JAVA_OPTS": os.environ.get("SPARK_SUBMIT_OPTS", "")}
+    # ... and for the executors the worker starts (they inherit its environment; the JVM reads this variable)
+    worker_env = {**env, "JAVA_TOOL_OPTIONS": os.environ.get("SPARK_SUBMIT_OPTS", "")}
     spark_class = str(spark_home / "bin" / "spark-class")
     port = free_port()
     url = f"spark://127.0.0.1:{port}"
     procs: list[subprocess.Popen] = []
 
-    def start(name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
+    def start(name: str, args: list[str], env: dict[str, str] = env) -> tuple[subprocess.Popen, Path]:
         log = workdir / f"{name}.log"
         proc = subprocess.Popen([spark_class, *args], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -69,7 +71,7 @@ def standalone_cluster(workdir: Path, cores: int = 2, memory: str = "2g"):
         _wait_for_log(master_log, "I have been elected leader", master)
         worker, worker_log = start("worker", ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
                                               "--cores", str(cores), "--memory", memory,
-                                              "--webui-port", str(free_port()), url])
+                                              "--webui-port", str(free_port()), url], worker_env)
         _wait_for_log(worker_log, "Successfully registered with master", worker)
         yield url
     finally:

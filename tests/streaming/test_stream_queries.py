@@ -1,6 +1,7 @@
 """Parsing/validation against the contract and the five queries as pure functions on small static data."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -188,3 +189,21 @@ def test_data_quality_counts_late_invalid_and_unreadable_times(spark, config):
     assert (unknown["rows_seen"], unknown["fail_bad_event_time"]) == (1, 1)
     no_watermark = queries.data_quality(parsed, "1 minute", None, ms("10:05:00")).agg(F.sum("rows_late")).first()[0]
     assert no_watermark == 0
+
+
+def test_data_quality_of_every_batch_runs_the_same_generated_code(spark, config):
+    """The batch's watermark and time are data, not literals in the code Spark generates: a stream compiles
+    the data-quality classes once, not once per micro-batch."""
+    write_stream_file(config, "dq.csv", [VALID, _with("Age", "250")])
+    parsed = source.parse_events(source.read_batch(spark, str(config.stream_input_dir)))
+    spark.conf.set("spark.sql.adaptive.enabled", "false")  # the whole plan before it runs (the fixture restores it)
+
+    def generated_code(watermark_ms, processed_at_ms) -> str:
+        batch = queries.data_quality(parsed, "1 minute", watermark_ms, processed_at_ms)
+        code = spark._jvm.PythonSQLUtils.explainString(batch._jdf.queryExecution(), "codegen")
+        return re.sub(r"(#|_common_expr_|plan_id=)\d+", r"\1", code)  # ids of two plans' expressions differ
+
+    first = generated_code(1735725600000, 1735725700000)
+    assert "GeneratedIteratorForCodegenStage" in first
+    assert generated_code(1735725720000, 1735725830000) == first
+    assert "1735725720000" not in generated_code(1735725720000, 1735725830000)

@@ -269,12 +269,12 @@ def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None, proce
     Rows are grouped by the window of their event time (rows whose event time cannot be read form the
     group with a null window). Counts are additive: a window's totals are the sums over micro-batches.
     A row is *late* when it is valid and its window had already closed, i.e. window end <= the watermark
-    in force for this micro-batch (`watermark_ms`, epoch ms; None = no watermark yet): exactly the rows the
-    windowed aggregations drop. Ingestion lag = processing time (`processed_at_ms`) - event time.
+    in force for this micro-batch (`watermark_ms`, epoch ms; None = no watermark yet, output as null): exactly
+    the rows the windowed aggregations drop. Ingestion lag = processing time (`processed_at_ms`) - event time.
 
-    The batch's watermark and time only enter after the aggregation (a window's late rows are all or none
-    of its valid rows; lags from the extreme and mean event times): code Spark generates holds literals,
-    so per-row code that held them would be compiled anew for every micro-batch.
+    The batch's watermark and time are data (a one-row table joined to the aggregates), not literals: Spark
+    writes a literal into the code it generates, so every micro-batch would compile its own copy of the
+    aggregation's 48 KB class (Janino, then the JIT), and the per-row code is left to the aggregation alone.
     """
     # window() drops rows whose event time is null; compute the same epoch-aligned tumbling window by hand
     # so that rows with an unreadable event time are still counted (in the null-window group).
@@ -293,13 +293,16 @@ def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None, proce
         F.min(F.unix_millis(FILE_TIME)).alias("_first_file_ms"),
         F.max(F.when(F.col("valid"), F.col(EVENT_TIME))).alias("max_valid_event_time"),
     )
-    late = (F.when(F.col("window.end") <= F.timestamp_millis(F.lit(watermark_ms)), F.col("rows_valid"))
-            .otherwise(F.lit(0).cast("bigint")) if watermark_ms is not None else F.lit(0).cast("bigint"))
+    batch = parsed.sparkSession.createDataFrame([(watermark_ms, processed_at_ms)],
+                                                "_watermark_ms long, _processed_at_ms long")
+    watermark = F.timestamp_millis("_watermark_ms")
+    # No watermark yet: the comparison is null, so no row is late.
+    late = F.when(F.col("window.end") <= watermark, F.col("rows_valid")).otherwise(F.lit(0).cast("bigint"))
 
     def seconds_before_processing(ms: str) -> Column:
-        return F.round((F.lit(processed_at_ms) - F.col(ms)) / 1000.0, 3)
+        return F.round((F.col("_processed_at_ms") - F.col(ms)) / 1000.0, 3)
 
-    return _flat_window(agg.select(
+    return _flat_window(agg.crossJoin(F.broadcast(batch)).select(
         "window", "rows_seen", "rows_valid", "rows_invalid",
         late.alias("rows_late"),
         *[f"fail_{rule}" for rule in RULES], *null_columns,
@@ -307,5 +310,6 @@ def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None, proce
         seconds_before_processing("_first_event_ms").alias("max_ingestion_lag_s"),
         seconds_before_processing("_first_file_ms").alias("max_file_to_processing_s"),
         "max_valid_event_time",
-        F.timestamp_millis(F.lit(processed_at_ms)).alias("processed_at"),
+        F.timestamp_millis("_processed_at_ms").alias("processed_at"),
+        watermark.alias("watermark"),
     ))

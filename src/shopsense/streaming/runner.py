@@ -125,9 +125,7 @@ class DataQualityBatch:
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> DataFrame:
         watermark_ms, timestamp_ms = batch_times_ms(self.spark, self.checkpoint, batch_id)
-        watermark = F.timestamp_millis(F.lit(watermark_ms)) if watermark_ms else F.lit(None).cast("timestamp")
-        return queries.data_quality(batch_df, self.window, watermark_ms or None, timestamp_ms).withColumn(
-            "watermark", watermark)
+        return queries.data_quality(batch_df, self.window, watermark_ms or None, timestamp_ms)
 
 
 class AnomalyBatch:
@@ -302,8 +300,7 @@ def _start_queries(pipeline: Pipeline, parsed: DataFrame, available_now: bool,
     schemas = {name: queries.window_results(aggregates, name).schema
                for name in ("sales_kpis", "category_performance", "customer_behaviour")}
     schemas["anomalies"] = queries.purchase_alerts(queries.window_results(aggregates, "anomalies")).schema
-    schemas["data_quality"] = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None, 0).withColumn(
-        "watermark", F.lit(None).cast("timestamp")).schema
+    schemas["data_quality"] = queries.data_quality(spark.createDataFrame([], dq_input.schema), window, None, 0).schema
     for name in QUERY_NAMES:
         pipeline.sinks[name] = OutputSink(spark, name, _nullable(schemas[name]), output_of(spark, config, name),
                                           CONSOLE_COLUMNS[name], printer, config.stream_memory_rows)
