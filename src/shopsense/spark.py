@@ -82,8 +82,8 @@ def spark_conf(settings: SparkSettings, driver_options: Sequence[str] = ()) -> d
         "spark.python.sql.dataFrameDebugging.enabled": "false",
         # Spark keeps the classes it compiled for generated code in a cache of 100 by default; a running stream
         # cycles through more (three queries, their sinks' writes and reads), so each micro-batch compiled the
-        # evicted ones again (Janino, then the JIT): 239 compilations in 60 s of a 5,000 events/s stream, 67
-        # with 1,000 (`streaming_bench.py`, docs/streaming.md).
+        # evicted ones again (Janino, then the JIT): 190 compilations in 60 s of a 5,000 events/s stream, 62
+        # with 1,000 (`streaming_bench.py --rates 5000 --warm-up 0 --conf spark.sql.codegen.cache.maxEntries=100`).
         "spark.sql.codegen.cache.maxEntries": "1000",
     }
     if not launched_by_spark_submit():

@@ -274,7 +274,7 @@ def data_quality(parsed: DataFrame, window: str, watermark_ms: int | None, proce
 
     The batch's watermark and time are data (a one-row table joined to the aggregates), not literals: Spark
     writes a literal into the code it generates, so every micro-batch would compile its own copy of the
-    aggregation's 48 KB class (Janino, then the JIT), and the per-row code is left to the aggregation alone.
+    aggregation's code (Janino, then the JIT).
     """
     # window() drops rows whose event time is null; compute the same epoch-aligned tumbling window by hand
     # so that rows with an unreadable event time are still counted (in the null-window group).
