@@ -165,7 +165,7 @@ PIPELINE_DIRTY = 0.02  # bad rows of every kind: the quarantine runs end to end 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, spark):
     """(config, stage results, printed text) of `run_stages` with every stage on generated default data.
-    tests/test_run.py checks it; the cluster test compares a cluster run with it (local mode)."""
+    tests/test_run.py checks it; tests/integration compares with it a cluster run whose outputs go to a data root."""
     from rich.console import Console
 
     from shopsense.run import run_stages
@@ -180,7 +180,7 @@ def pipeline_run(tmp_path_factory, spark):
 # --- `make test` runs on two pytest-xdist workers (`pytest -n 2`, docs/testing.md) ----------------------------
 # A session fixture is built once in each worker that uses it, so the files sharing an expensive one run in
 # the same worker, as one unit of work: the trained home (`trained`: app and ML tests), the end-to-end run
-# (`pipeline_run`: tests/test_run.py and the cluster tests), the analysis (`analysis`: analytics tests).
+# (`pipeline_run`: tests/test_run.py and the cluster and data-root tests), the analysis (`analysis`: analytics tests).
 # Every other file is a unit of its own (its module fixtures are built once). Longest work first: these
 # units, then the files with slow tests, then the rest (the short files fill the end of both workers).
 SHARED_STATE_UNITS = (("trained", ("tests/app/", "tests/ml/")),

@@ -9,8 +9,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyspark
@@ -77,3 +79,19 @@ def standalone_cluster(workdir: Path, cores: int = 2, memory: str = "2g"):
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    url: str  # spark://127.0.0.1:PORT
+    worker: Path  # the worker's folder: each application's executors write their logs under it
+
+    def executor_logs(self) -> set[Path]:
+        return set(self.worker.glob("app-*/*/stderr"))
+
+
+def shopsense_on(master: str, home: Path, *args: str) -> subprocess.CompletedProcess:
+    """A `shopsense` command in a driver process of its own, its executors on `master`."""
+    return subprocess.run([sys.executable, "-m", "shopsense", "--home", str(home), "--master", master, *args],
+                          capture_output=True, text=True, env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+                          timeout=1500)

@@ -2,31 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 
-from integration.standalone import standalone_cluster
+from integration.standalone import shopsense_on
 from shopsense.config import load_config
 from shopsense.io import local_current_folder
 
 pytestmark = pytest.mark.slow
-STAGES = "ingest,analyze,train"
 MODELS = ("promo", "season", "recommender")
-
-
-def settings_toml(config) -> str:
-    """shopsense.toml giving a cluster run the local run's shuffle partitions and (tiny) model settings."""
-    ml = config.ml
-    return (f"[spark]\nshuffle_partitions = {config.spark.shuffle_partitions}\n\n[ml]\n"
-            f"promo_num_trees = {list(ml.promo_num_trees)}\npromo_max_depth = {list(ml.promo_max_depth)}\n"
-            f"season_num_trees = {ml.season_num_trees}\nseason_max_depth = {ml.season_max_depth}\n"
-            f"als_max_iter = {ml.als_max_iter}\n")
 
 
 def assert_same(a, b, where: str) -> None:
@@ -45,55 +33,27 @@ def assert_same(a, b, where: str) -> None:
         assert a == b, where
 
 
-@pytest.fixture(scope="module")
-def spark_cluster(tmp_path_factory):
-    """ONE standalone cluster for both tests (its start is a master and a worker JVM): (master URL, the
-    worker's folder, where each application's executors write their logs)."""
-    folder = tmp_path_factory.mktemp("spark")
-    with standalone_cluster(folder) as url:
-        yield url, folder / "worker"
-
-
-def executor_logs(worker: Path) -> set[Path]:
-    return set(worker.glob("app-*/*/stderr"))
-
-
-def run_stages(home: Path, csv: Path, master: str, settings: str) -> subprocess.CompletedProcess:
-    home.mkdir(exist_ok=True)
-    (home / "shopsense.toml").write_text(settings)
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    return subprocess.run(
-        [sys.executable, "-m", "shopsense", "--home", str(home), "--master", master,
-         "run", "--input", str(csv), "--only", STAGES],
-        capture_output=True, text=True, env=env, timeout=1500,
-    )
-
-
-def rows_of(folder: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(local_current_folder(str(folder)))  # the output's committed snapshot
+def rows_of(output: str) -> pd.DataFrame:
+    frame = pd.read_parquet(local_current_folder(output))  # the output's committed snapshot
     if "reasons" in frame:  # lists do not sort
         frame["reasons"] = frame["reasons"].map(" ".join)
     return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
 
 
-def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipeline_run, spark_cluster, tmp_path):
-    """The local reference is the session's in-process pipeline run (tests/conftest.py): the cluster run
-    ingests the same generated CSV (with bad rows of every kind) with the same settings."""
+def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipeline_run, cluster_run):
+    """The cluster run (tests/integration/conftest.py) ingests the local reference run's generated CSV (with bad
+    rows of every kind) with the same settings; its data and models went to a data root outside its home."""
     reference = pipeline_run[0]
-    local, cluster = reference.home, tmp_path / "cluster"
-    url, worker = spark_cluster
-    before = executor_logs(worker)
-    out = run_stages(cluster, reference.default_raw_csv, url, settings_toml(reference))
-    assert out.returncode == 0, out.stderr[-3000:]
-    # The application really ran on the cluster: the worker launched an executor for it.
-    assert executor_logs(worker) - before
+    local, cluster = reference.home, cluster_run.home
+    assert cluster_run.new_executor_logs  # the application really ran on the cluster: executors were launched
     remote = load_config(home=cluster)  # the settings file said what the local run used
     assert (remote.ml, remote.spark.shuffle_partitions) == (reference.ml, reference.spark.shuffle_partitions)
 
-    for folder in ("data/processed/shopping", "data/quarantine/shopping"):
-        expected = rows_of(local / folder)
-        pd.testing.assert_frame_equal(expected, rows_of(cluster / folder), obj=folder)
-        assert len(expected) > 0, folder  # the reference run plants bad rows: both folders hold rows
+    for local_output, cluster_output in ((reference.processed_dir, remote.processed_dir),
+                                         (reference.quarantine_rows_dir, remote.quarantine_rows_dir)):
+        expected = rows_of(local_output)
+        pd.testing.assert_frame_equal(expected, rows_of(cluster_output), obj=cluster_output)
+        assert len(expected) > 0, local_output  # the reference run plants bad rows: both folders hold rows
     for name in ("ingest_summary.json", "kpis.json"):
         a, b = (json.loads((home / "reports" / name).read_text()) for home in (local, cluster))
         for volatile in ("seconds", "input", "outputs"):
@@ -105,7 +65,8 @@ def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipel
         pd.testing.assert_frame_equal(pd.read_csv(local / "reports/queries" / name),
                                       pd.read_csv(cluster / "reports/queries" / name), obj=name)
     for model in MODELS:
-        a, b = (json.loads((home / "models" / model / "metrics.json").read_text()) for home in (local, cluster))
+        a, b = (json.loads(Path(urlparse(config.model_dir(model)).path, "metrics.json").read_text())
+                for config in (reference, remote))
         for key in ("data_fingerprint", "split", "params", "excluded_features", "metrics"):
             assert_same(a.get(key), b.get(key), f"{model}.{key}")
 
@@ -134,7 +95,6 @@ def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(spark_cl
     outputs (written by the executors through Spark's writer) are equal. The local run is the command
     in-process on the shared local session; the cluster run is the command in a driver process of its own."""
     homes = {"local": tmp_path / "local", "cluster": tmp_path / "cluster"}
-    url, worker = spark_cluster
     out = shopsense_in_process(
         "--home", homes["local"], "stream", "simulate", "--batches", "6", "--batch-size", "300", "--interval",
         "60", "--fast", "--seed", "7", "--start-time", "2025-01-01T10:00:00", "--source", "generator",
@@ -144,12 +104,10 @@ def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(spark_cl
     out = shopsense_in_process("--home", homes["local"], "--master", "local[2]", "stream", "run", "--available-now",
                                "--no-console")
     assert out.returncode == 0, out.stderr[-3000:]
-    before = executor_logs(worker)
-    out = subprocess.run([sys.executable, "-m", "shopsense", "--home", str(homes["cluster"]), "--master", url,
-                          "stream", "run", "--available-now", "--no-console"], capture_output=True, text=True,
-                         env={**os.environ, "PYSPARK_PYTHON": sys.executable}, timeout=1500)
+    before = spark_cluster.executor_logs()
+    out = shopsense_on(spark_cluster.url, homes["cluster"], "stream", "run", "--available-now", "--no-console")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert executor_logs(worker) - before
+    assert spark_cluster.executor_logs() - before
     local, cluster = stream_outputs(homes["local"]), stream_outputs(homes["cluster"])
     assert len(local["sales_kpis"]) >= 3 and len(local["anomalies"]) >= 1
     for name, frame in local.items():
