@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.inputs import input_csv
+from benchmarks.options import add_conf_option
 from shopsense.config import SparkSettings, load_config
 
 
@@ -103,8 +104,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("ingest", "analyze"))
     parser.add_argument("--rows-per-partition", type=int, metavar="N",
                         help="Config.analyze_rows_per_partition (how finely analyze's cache is partitioned)")
-    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra Spark setting, e.g. spark.driver.extraJavaOptions= (before/after a tuning)")
+    add_conf_option(parser, "spark.driver.extraJavaOptions=")
     args = parser.parse_args()
 
     from shopsense.analytics import eda
@@ -115,8 +115,7 @@ def main() -> None:
     from shopsense.spark import get_spark
 
     home = Path(tempfile.mkdtemp(prefix="shopsense-profile-"))
-    extra = dict(item.split("=", 1) for item in args.conf)
-    settings = SparkSettings(master=f"local[{args.cores}]", log_file=str(home / "spark.log"), extra=extra)
+    settings = SparkSettings(master=f"local[{args.cores}]", log_file=str(home / "spark.log"), extra=dict(args.conf))
     config = load_config(home=home).with_overrides(spark=settings)
     if args.rows_per_partition:
         config = config.with_overrides(analyze_rows_per_partition=args.rows_per_partition)

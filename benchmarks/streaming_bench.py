@@ -53,6 +53,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from pyspark.sql.streaming import StreamingQueryListener
 
+from benchmarks.options import add_conf_option
 from shopsense.config import SparkSettings, load_config
 from shopsense.spark import get_spark
 from shopsense.streaming.intervals import interval_seconds
@@ -382,8 +383,7 @@ def main() -> None:
                              "runs warm: the JIT compiles Spark's planner over minutes)")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds of latency polling after feeding")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra Spark setting (before/after a tuning), e.g. spark.sql.codegen.cache.maxEntries=100")
+    add_conf_option(parser, "spark.sql.codegen.cache.maxEntries=100")
     parser.add_argument("--profile", action="store_true",
                         help="also print, per rate and query, where a micro-batch's time goes (see print_profile)")
     parser.add_argument("--parse-cost", type=int, metavar="ROWS", help="measure parsing once instead (see above)")
@@ -395,7 +395,7 @@ def main() -> None:
     # The status store keeps enough jobs for --profile to count a whole run's.
     spark = get_spark(SparkSettings(master=args.master, app_name="shopsense-streaming-bench",
                                     extra={"spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000",
-                                           **dict(item.split("=", 1) for item in args.conf)}))
+                                           **dict(args.conf)}))
     pool, origin = load_pool(load_config(home=ROOT), "generator", seed=1)
     print(f"# shopsense streaming benchmark, master {args.master}, cores {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, source {origin}")

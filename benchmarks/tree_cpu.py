@@ -4,7 +4,7 @@ On a shared machine wall times depend on the other work; the CPU a test run cost
 it is what decides the suite's time. Polls /proc twice a second (Linux), so a process living under half a
 second may be missed.
 
-    python -m benchmarks.tree_cpu .venv/bin/python -m pytest tests/catalog/test_data_root.py -q
+    python -m benchmarks.tree_cpu .venv/bin/python -m pytest tests/integration/test_data_root.py -q
 """
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from shopsense import schema
 from shopsense.config import Config
 from shopsense.errors import ShopSenseError
 from shopsense.streaming import queries
-from shopsense.streaming.intervals import interval_seconds
 from shopsense.streaming.progress import ProgressPrinter
 from shopsense.io import hadoop_path, make_dirs, read_text
 from shopsense.streaming.sinks import STOP_MARKER, BatchOutput, FanOutSink, OutputSink
