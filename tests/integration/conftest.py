@@ -1,5 +1,5 @@
-"""ONE standalone cluster for the package, and ONE `shopsense run --only ingest,analyze,train` on it whose data
-outputs and models go to a `data_root` outside the home (a `file:` URI: on a real cluster, HDFS or an object
+"""ONE standalone cluster for the package, and ONE `shopsense run --only ingest,analyze,train,stream` on it whose
+data outputs, models and stream folders go to a `data_root` outside the home (a `file:` URI: on a real cluster, HDFS or an object
 store). Its reference is the session's local-mode run of the same CSV with the same settings (`pipeline_run`)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from integration.standalone import Cluster, shopsense_on, standalone_cluster
 
-STAGES = "ingest,analyze,train"
+STAGES = "ingest,analyze,train,stream"
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class ClusterRun:
     home: Path
     data_root: str  # the file: URI the run's data outputs and models went to
     new_executor_logs: set[Path]  # the executors the worker launched for it
+    console: str  # what the driver process printed (stdout and stderr)
 
 
 @pytest.fixture(scope="package")
@@ -46,4 +47,4 @@ def cluster_run(pipeline_run, spark_cluster, tmp_path_factory) -> ClusterRun:
     before = spark_cluster.executor_logs()
     out = shopsense_on(spark_cluster.url, home, "run", "--input", str(reference.default_raw_csv), "--only", STAGES)
     assert out.returncode == 0, out.stderr[-3000:]
-    return ClusterRun(home, data_root, spark_cluster.executor_logs() - before)
+    return ClusterRun(home, data_root, spark_cluster.executor_logs() - before, out.stdout + out.stderr)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from shopsense.config import MLSettings, load_config
 from shopsense.ml.evaluation import auc_from_counts, ndcg_at_k
 from shopsense.ml.serving import auc_lift_interval, decide, label, ratio_lift_interval, weighted_auc
+from tests.conftest import SHUFFLED_ROWS, TINY_ML
 
 
 # --- units: the bootstrap and the metrics it resamples ---------------------------------------------------
@@ -131,9 +132,8 @@ def test_a_later_losing_training_removes_the_champion(spark, processed_frame, tm
     from shopsense.ml.training import train_models
     from shopsense.schema import PROCESSED_SCHEMA
 
-    config = load_config(home=tmp_path).with_overrides(
-        ml=MLSettings(promo_num_trees=(8,), promo_max_depth=(4,)))
-    frame = processed_frame(3000, seed=11)
+    config = load_config(home=tmp_path).with_overrides(ml=TINY_ML)
+    frame = processed_frame(SHUFFLED_ROWS, seed=11)
     spark.createDataFrame(frame, schema=PROCESSED_SCHEMA).write.parquet(str(config.processed_dir))
     config.report_html.parent.mkdir(parents=True)
     config.report_html.write_text(f"<main>{render_models({}, {})}</main>")  # as `analyze` left it: no model yet
