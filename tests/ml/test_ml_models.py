@@ -91,17 +91,28 @@ def test_promo_card_has_propensity_norms(trained):
     assert (config.reports_dir / "ml" / "promo_reliability.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name", ["promo", "season"])
-def test_saved_model_reloads_with_identical_predictions(trained, spark, name):
+@pytest.mark.parametrize("name", ["promo", "season", "recommender"])
+def test_saved_model_and_champion_reload_with_identical_predictions(trained, spark, name):
+    """The model folder (pipeline/) and the registry's champion (`models:/<name>@champion`: what the app and
+    `shopsense recommend` load; the app tests load them in a process of their own and give the in-process
+    answers) predict exactly what the trained model did."""
+    from shopsense.ml import tracking
+    from shopsense.ml.registry import MODELS
+
     config, models = trained
     df = read_processed(spark, config).limit(200)
-    fresh = PipelineModel.load(f"{config.model_dir(name)}/{PIPELINE_DIR}")
+    saved = PipelineModel.load(f"{config.model_dir(name)}/{PIPELINE_DIR}")
+    champion = tracking.load_champion(config, MODELS[name].registered_name)
+    output = F.col("prediction") if name == "recommender" else vector_to_array("probability")
 
-    def probabilities(model):
-        return [r.p for r in model.transform(df).select("customer_id", vector_to_array("probability").alias("p"))
-                .orderBy("customer_id", "p").collect()]
+    def predictions(model):
+        return [tuple(r) for r in model.transform(df).select("customer_id", "item_purchased", output.alias("p"))
+                .orderBy("customer_id", "item_purchased", "p").collect()]
 
-    assert probabilities(fresh) == probabilities(models[name].model)
+    expected = predictions(models[name].model)
+    assert len(expected) == 200
+    assert predictions(saved) == expected
+    assert predictions(champion) == expected
 
 
 def test_no_recommendation_is_an_already_bought_item_over_all_users(trained, spark, predictor):
