@@ -10,7 +10,7 @@ from pyspark.ml.evaluation import RankingEvaluator
 from typer.testing import CliRunner
 
 from shopsense.config import MLSettings, load_config
-from shopsense.ml.evaluation import auc_from_counts, ndcg_at_k
+from shopsense.ml.evaluation import auc_from_counts, ndcg_at_k, precision_at_k, ranking_metrics
 from shopsense.ml.serving import auc_lift_interval, decide, label, ratio_lift_interval, weighted_auc
 from tests.conftest import SHUFFLED_ROWS, TINY_ML
 
@@ -64,14 +64,19 @@ def test_decision_serves_the_model_only_above_min_lift_and_labels_an_override():
         MLSettings(bootstrap_resamples=50)
 
 
-def test_per_user_ndcg_averages_to_sparks_ranking_evaluator(spark):
-    rows = [([1, 2, 3], [3]), ([4, 5, 6], [7]), ([1], [1, 2]), ([2, 9, 1, 4, 8, 7], [7, 8]), ([], [5])]
+def test_per_user_ndcg_and_precision_average_to_sparks_ranking_evaluator(spark):
+    rows = [([1, 2, 3], [3]), ([4, 5, 6], [7]), ([1], [1, 2]), ([2, 9, 1, 4, 8, 7], [7, 8]), ([], [5]),
+            ([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6])]
     df = spark.createDataFrame(rows, "recommended array<int>, relevant array<int>")
-    per_user = [r.n for r in df.select(ndcg_at_k("recommended", "relevant", 5).alias("n")).collect()]
+    per_user = df.select(ndcg_at_k("recommended", "relevant", 5).alias("ndcg"),
+                         precision_at_k("recommended", "relevant", 5).alias("precision")).toPandas()
     data = df.selectExpr("cast(recommended as array<double>) p", "cast(relevant as array<double>) l")
-    spark_ndcg = RankingEvaluator(predictionCol="p", labelCol="l", metricName="ndcgAtK", k=5).evaluate(data)
-    assert np.mean(per_user) == pytest.approx(spark_ndcg)
-    assert per_user[0] == pytest.approx(0.5) and per_user[1] == 0.0
+    metrics = ranking_metrics(per_user, k=5)
+    for name, spark_name in (("ndcg_at_k", "ndcgAtK"), ("precision_at_k", "precisionAtK")):
+        spark_value = RankingEvaluator(predictionCol="p", labelCol="l", metricName=spark_name, k=5).evaluate(data)
+        assert metrics[name] == pytest.approx(spark_value, rel=1e-12), name
+    assert per_user["ndcg"][0] == pytest.approx(0.5) and per_user["ndcg"][1] == 0.0
+    assert per_user["precision"].tolist() == [0.2, 0.0, 0.2, 0.2, 0.0, 1.0]  # over k, also for short lists
 
 
 # --- MLflow: runs, registered versions, the champion alias --------------------------------------------------

@@ -5,7 +5,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from shopsense.ml.evaluation import (
-    auc_from_counts, binary_metrics, leakage_guard, popularity_top_k, ranking_metrics, top_k_indices,
+    auc_from_counts, binary_metrics, leakage_guard, ndcg_at_k, popularity_top_k, precision_at_k, ranking_metrics,
+    top_k_indices,
 )
 from shopsense.ml.features import customer_split, with_binary_label
 from shopsense.ml.recommender import leave_one_out, top_unbought
@@ -72,9 +73,10 @@ def test_top_unbought_never_returns_a_bought_item(spark):
 
 def test_ranking_metrics_of_a_perfect_and_a_useless_ranking(spark):
     df = spark.createDataFrame([([1, 2], [1]), ([3, 4], [5])], ["recommended", "relevant"])
-    m = ranking_metrics(df, k=2)
-    assert m["precision_at_k"] == pytest.approx(0.25)
-    assert m["ndcg_at_k"] == pytest.approx(0.5)
+    per_user = df.select(ndcg_at_k("recommended", "relevant", 2).alias("ndcg"),
+                         precision_at_k("recommended", "relevant", 2).alias("precision")).toPandas()
+    assert per_user.to_dict("list") == {"ndcg": [1.0, 0.0], "precision": [0.5, 0.0]}
+    assert ranking_metrics(per_user, k=2) == {"precision_at_k": 0.25, "ndcg_at_k": 0.5, "k": 2, "users": 2}
 
 
 def test_customer_table_finds_every_customer_and_only_them():

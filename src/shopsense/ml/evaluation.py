@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.ml.evaluation import BinaryClassificationEvaluator, RankingEvaluator, RegressionEvaluator
+import pandas as pd
+from pyspark.ml.evaluation import BinaryClassificationEvaluator, RegressionEvaluator
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -147,20 +148,19 @@ def popularity_top_k_rates(train: DataFrame, test: DataFrame, item: str, k: int,
 
 
 # --- recommender --------------------------------------------------------------------------------------
-def ranking_metrics(df: DataFrame, k: int, prediction: str = "recommended", label: str = "relevant") -> dict:
-    """precision@k and NDCG@k of ranked item-index arrays against held-out item-index arrays."""
-    data = df.select(F.col(prediction).cast("array<double>").alias("p"), F.col(label).cast("array<double>").alias("l"))
-    # Three passes read `data` (two metrics, the count); cached, the scoring behind `df` runs once, not three times.
-    data = data.cache()
-    try:
-        out = {}
-        for name, metric in (("precision_at_k", "precisionAtK"), ("ndcg_at_k", "ndcgAtK")):
-            out[name] = float(RankingEvaluator(predictionCol="p", labelCol="l", metricName=metric, k=k).evaluate(data))
-        out["k"] = k
-        out["users"] = data.count()
-        return out
-    finally:
-        data.unpersist()
+def ranking_metrics(per_user: pd.DataFrame, k: int) -> dict:
+    """precision@k and NDCG@k over users, from one row per user with `precision` (precision_at_k) and `ndcg`
+    (ndcg_at_k): their means are what Spark's RankingEvaluator computes, without its passes over the data."""
+    return {"precision_at_k": float(per_user["precision"].mean()), "ndcg_at_k": float(per_user["ndcg"].mean()),
+            "k": k, "users": len(per_user)}
+
+
+def precision_at_k(prediction: str, label: str, k: int) -> Column:
+    """One user's precision@k, as Spark's RankingEvaluator computes it (their mean is its `precisionAtK`):
+    the relevant items among the first k predictions, over k (also when fewer were predicted)."""
+    predicted = F.slice(F.col(prediction).cast("array<double>"), 1, k)
+    relevant = F.col(label).cast("array<double>")
+    return F.size(F.filter(predicted, lambda x: F.array_contains(relevant, x))) / F.lit(float(k))
 
 
 def ndcg_at_k(prediction: str, label: str, k: int) -> Column:

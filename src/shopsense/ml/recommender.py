@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from shopsense import io
 from shopsense.config import MLSettings
 from shopsense.errors import NotLearnable, ShopSenseError
-from shopsense.ml.evaluation import bias_baseline_predictions, ndcg_at_k, ranking_metrics, rmse
+from shopsense.ml.evaluation import bias_baseline_predictions, ndcg_at_k, precision_at_k, ranking_metrics, rmse
 from shopsense.ml.model_card import Stopwatch, TrainedModel, build_card
 from shopsense.ml.serving import decide, ratio_lift_interval
 
@@ -102,12 +102,10 @@ def _ranking(scores: DataFrame, train: DataFrame, held: DataFrame, k: int) -> tu
         USER, F.transform("ranked", lambda s: s[ITEM_INDEX]).alias("recommended"))
     relevant = held.groupBy(USER).agg(F.collect_list(ITEM_INDEX).alias("relevant"))
     joined = relevant.join(recommended, USER, "left").withColumn(
-        "recommended", F.coalesce("recommended", F.array().cast("array<int>"))).cache()
-    try:
-        per_user = joined.select(USER, ndcg_at_k("recommended", "relevant", k).alias("ndcg")).toPandas()
-        return ranking_metrics(joined, k), per_user.set_index(USER)["ndcg"]
-    finally:
-        joined.unpersist()
+        "recommended", F.coalesce("recommended", F.array().cast("array<int>")))
+    per_user = joined.select(USER, ndcg_at_k("recommended", "relevant", k).alias("ndcg"),
+                             precision_at_k("recommended", "relevant", k).alias("precision")).toPandas()
+    return ranking_metrics(per_user, k), per_user.set_index(USER)["ndcg"]
 
 
 def evaluate_split(train: DataFrame, held: DataFrame, settings: MLSettings,
