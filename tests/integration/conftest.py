@@ -1,5 +1,5 @@
-"""ONE standalone cluster for the package, and ONE `shopsense run --only ingest,analyze,train,stream` on it whose
-data outputs, models and stream folders go to a `data_root` outside the home (a `file:` URI: on a real cluster, HDFS or an object
+"""ONE standalone cluster for the package, and ONE `shopsense run --only ingest,analyze,train` on it whose data
+outputs and models go to a `data_root` outside the home (a `file:` URI: on a real cluster, HDFS or an object
 store). Its reference is the session's local-mode run of the same CSV with the same settings (`pipeline_run`)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from integration.standalone import Cluster, shopsense_on, standalone_cluster
 
-STAGES = "ingest,analyze,train,stream"
+STAGES = "ingest,analyze,train"
 
 
 @dataclass(frozen=True)

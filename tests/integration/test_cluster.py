@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 
+from integration.standalone import shopsense_on
 from shopsense.config import load_config
 from shopsense.io import local_current_folder
 
@@ -76,15 +78,15 @@ def test_ingest_analyze_and_train_on_a_standalone_cluster_equal_local_mode(pipel
 STREAM_VOLATILE = ("processed_at", "avg_ingestion_lag_s", "max_ingestion_lag_s", "max_file_to_processing_s")
 
 
-def stream_outputs(config) -> dict[str, pd.DataFrame]:
+def stream_outputs(home: Path) -> dict[str, pd.DataFrame]:
     """The durable outputs of the five streaming queries, without the wall-clock columns."""
     from shopsense.streaming.runner import QUERY_NAMES
 
     frames = {}
     for name in QUERY_NAMES:
-        folder = Path(urlparse(config.stream_output_dir).path, name)
         frame = pd.concat([pd.read_parquet(batch).assign(batch_id=int(batch.name.split("=")[1]))
-                           for batch in sorted(folder.glob("batch_id=*")) if (batch / "_SUCCESS").exists()])
+                           for batch in sorted((home / "stream/output" / name).glob("batch_id=*"))
+                           if (batch / "_SUCCESS").exists()])
         frame = frame.drop(columns=[c for c in STREAM_VOLATILE if c in frame])
         for column in frame.columns[frame.dtypes == object]:
             frame[column] = frame[column].astype(str)
@@ -92,13 +94,25 @@ def stream_outputs(config) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(pipeline_run, cluster_run):
-    """The runs' stream stage: the same simulated files (drawn from the equal processed data), then
-    `--available-now`. The durable outputs, written by the executors through Spark's writer to the data root,
-    equal local mode's."""
-    moved = load_config(home=cluster_run.home)
-    assert moved.stream_output_dir.startswith(cluster_run.data_root) and not (cluster_run.home / "stream").exists()
-    local, cluster = stream_outputs(pipeline_run[0]), stream_outputs(moved)
+def test_stream_available_now_on_a_standalone_cluster_equals_local_mode(spark_cluster, shopsense_in_process, tmp_path):
+    """The same simulated files, `stream run --available-now` in local mode and on the cluster: the durable
+    outputs (written by the executors through Spark's writer) are equal. The local run is the command
+    in-process on the shared local session; the cluster run is the command in a driver process of its own."""
+    homes = {"local": tmp_path / "local", "cluster": tmp_path / "cluster"}
+    out = shopsense_in_process(
+        "--home", homes["local"], "stream", "simulate", "--batches", "6", "--batch-size", "300", "--interval",
+        "60", "--fast", "--seed", "7", "--start-time", "2025-01-01T10:00:00", "--source", "generator",
+        "--late-fraction", "0.05", "--dirty-fraction", "0.02", "--anomaly-fraction", "0.01")
+    assert out.returncode == 0, out.stderr[-3000:]
+    shutil.copytree(homes["local"] / "stream/input", homes["cluster"] / "stream/input")  # file times kept
+    out = shopsense_in_process("--home", homes["local"], "--master", "local[2]", "stream", "run", "--available-now",
+                               "--no-console")
+    assert out.returncode == 0, out.stderr[-3000:]
+    before = spark_cluster.executor_logs()
+    out = shopsense_on(spark_cluster.url, homes["cluster"], "stream", "run", "--available-now", "--no-console")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert spark_cluster.executor_logs() - before
+    local, cluster = stream_outputs(homes["local"]), stream_outputs(homes["cluster"])
     assert len(local["sales_kpis"]) >= 3 and len(local["anomalies"]) >= 1
     for name, frame in local.items():
         pd.testing.assert_frame_equal(frame, cluster[name], obj=name)
