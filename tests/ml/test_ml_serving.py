@@ -10,7 +10,7 @@ from pyspark.ml.evaluation import RankingEvaluator
 from typer.testing import CliRunner
 
 from shopsense.config import MLSettings, load_config
-from shopsense.ml.evaluation import auc_from_counts, ndcg_at_k, precision_at_k, ranking_metrics
+from shopsense.ml.evaluation import auc_from_counts, per_user_ranking, ranking_metrics
 from shopsense.ml.serving import auc_lift_interval, decide, label, ratio_lift_interval, weighted_auc
 from tests.conftest import SHUFFLED_ROWS, TINY_ML
 
@@ -68,8 +68,7 @@ def test_per_user_ndcg_and_precision_average_to_sparks_ranking_evaluator(spark):
     rows = [([1, 2, 3], [3]), ([4, 5, 6], [7]), ([1], [1, 2]), ([2, 9, 1, 4, 8, 7], [7, 8]), ([], [5]),
             ([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6])]
     df = spark.createDataFrame(rows, "recommended array<int>, relevant array<int>")
-    per_user = df.select(ndcg_at_k("recommended", "relevant", 5).alias("ndcg"),
-                         precision_at_k("recommended", "relevant", 5).alias("precision")).toPandas()
+    per_user = df.select(*per_user_ranking(5)).toPandas()
     data = df.selectExpr("cast(recommended as array<double>) p", "cast(relevant as array<double>) l")
     metrics = ranking_metrics(per_user, k=5)
     for name, spark_name in (("ndcg_at_k", "ndcgAtK"), ("precision_at_k", "precisionAtK")):

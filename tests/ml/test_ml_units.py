@@ -5,8 +5,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from shopsense.ml.evaluation import (
-    auc_from_counts, binary_metrics, leakage_guard, ndcg_at_k, popularity_top_k, precision_at_k, ranking_metrics,
-    top_k_indices,
+    auc_from_counts, binary_metrics, leakage_guard, per_user_ranking, popularity_top_k, ranking_metrics, top_k_indices,
 )
 from shopsense.ml.features import customer_split, with_binary_label
 from shopsense.ml.recommender import leave_one_out, top_unbought
@@ -73,8 +72,7 @@ def test_top_unbought_never_returns_a_bought_item(spark):
 
 def test_ranking_metrics_of_a_perfect_and_a_useless_ranking(spark):
     df = spark.createDataFrame([([1, 2], [1]), ([3, 4], [5])], ["recommended", "relevant"])
-    per_user = df.select(ndcg_at_k("recommended", "relevant", 2).alias("ndcg"),
-                         precision_at_k("recommended", "relevant", 2).alias("precision")).toPandas()
+    per_user = df.select(*per_user_ranking(2)).toPandas()
     assert per_user.to_dict("list") == {"ndcg": [1.0, 0.0], "precision": [0.5, 0.0]}
     assert ranking_metrics(per_user, k=2) == {"precision_at_k": 0.25, "ndcg_at_k": 0.5, "k": 2, "users": 2}
 

@@ -148,9 +148,14 @@ def popularity_top_k_rates(train: DataFrame, test: DataFrame, item: str, k: int,
 
 
 # --- recommender --------------------------------------------------------------------------------------
+def per_user_ranking(k: int, prediction: str = "recommended", label: str = "relevant") -> list[Column]:
+    """Each user's `ndcg` and `precision` at k: the columns `ranking_metrics` averages."""
+    return [ndcg_at_k(prediction, label, k).alias("ndcg"), precision_at_k(prediction, label, k).alias("precision")]
+
+
 def ranking_metrics(per_user: pd.DataFrame, k: int) -> dict:
-    """precision@k and NDCG@k over users, from one row per user with `precision` (precision_at_k) and `ndcg`
-    (ndcg_at_k): their means are what Spark's RankingEvaluator computes, without its passes over the data."""
+    """precision@k and NDCG@k over users, from one row per user with the `per_user_ranking` columns: their
+    means are what Spark's RankingEvaluator computes, without its passes over the data."""
     return {"precision_at_k": float(per_user["precision"].mean()), "ndcg_at_k": float(per_user["ndcg"].mean()),
             "k": k, "users": len(per_user)}
 

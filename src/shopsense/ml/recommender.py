@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from shopsense import io
 from shopsense.config import MLSettings
 from shopsense.errors import NotLearnable, ShopSenseError
-from shopsense.ml.evaluation import bias_baseline_predictions, ndcg_at_k, precision_at_k, ranking_metrics, rmse
+from shopsense.ml.evaluation import bias_baseline_predictions, per_user_ranking, ranking_metrics, rmse
 from shopsense.ml.model_card import Stopwatch, TrainedModel, build_card
 from shopsense.ml.serving import decide, ratio_lift_interval
 
@@ -103,8 +103,7 @@ def _ranking(scores: DataFrame, train: DataFrame, held: DataFrame, k: int) -> tu
     relevant = held.groupBy(USER).agg(F.collect_list(ITEM_INDEX).alias("relevant"))
     joined = relevant.join(recommended, USER, "left").withColumn(
         "recommended", F.coalesce("recommended", F.array().cast("array<int>")))
-    per_user = joined.select(USER, ndcg_at_k("recommended", "relevant", k).alias("ndcg"),
-                             precision_at_k("recommended", "relevant", k).alias("precision")).toPandas()
+    per_user = joined.select(USER, *per_user_ranking(k)).toPandas()
     return ranking_metrics(per_user, k), per_user.set_index(USER)["ndcg"]
 
 
