@@ -111,10 +111,20 @@ def test_a_big_processed_log_gives_a_bounded_sample_fixed_by_the_seed(config):
     assert pool.equals(load_pool(bounded, "auto", seed=4)[0])  # the same seed, the same sample
     assert not pool.equals(load_pool(bounded, "auto", seed=5)[0])
     rows = iter(map(tuple, whole.values))
-    assert all(row in rows for row in map(tuple, pool.values))  # rows of the log, in the log's order
+    assert all(row in rows for row in map(tuple, pool.values))  # rows of the log, in the whole pool's order
+
+    # The same rows in another layout (e.g. written by a cluster): three files, another row order.
+    relaid = config.with_overrides(home=config.home / "relaid")
+    other = Path(relaid.processed_dir)
+    other.mkdir(parents=True)
+    shuffled = log.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    for part, rows in enumerate((slice(0, 200), slice(200, 650), slice(650, None))):
+        shuffled.iloc[rows].to_parquet(other / f"part-{part}.parquet")
+    assert load_pool(relaid, "auto", seed=4)[0].equals(whole)
+    assert load_pool(relaid.with_overrides(stream_pool_rows=300), "auto", seed=4)[0].equals(pool)
 
 
-ABSENT = ["Promo Code Used", "Age"]  # null in every row of the processed log below; Color in its first 10 rows
+ABSENT = ["Promo Code Used", "Age"]  # null in every row of the processed log below; Color in 10 rows
 
 
 def _pool_lacking_columns(config):
@@ -132,14 +142,16 @@ def _pool_lacking_columns(config):
     log["color"] = pd.array([None] * 10 + list(log["color"][10:]), dtype="string")
     Path(config.processed_dir).mkdir(parents=True)
     log.to_parquet(Path(config.processed_dir) / "part-0.parquet")
-    return load_pool(config, "processed", seed=1)[0], raw
+    # The pool holds the rows in the order of their values (load_pool): the generator's rows in that order.
+    order = log.sort_values(list(log.columns), na_position="last", kind="stable").index
+    return load_pool(config, "processed", seed=1)[0], raw.loc[order].reset_index(drop=True)
 
 
 def test_columns_missing_from_the_processed_log_are_left_out_and_nulls_are_empty_fields(config):
     """A column the ingested input lacked (null in every processed row) is left out of the files; a single
     null is an empty field; never the text of a Python null ('None', 'nan')."""
     pool, raw = _pool_lacking_columns(config)
-    assert (pool[ABSENT] == "").all().all() and (pool["Color"][:10] == "").all()
+    assert (pool[ABSENT] == "").all().all() and (pool["Color"] == "").sum() == 10
     amount = "Purchase Amount (USD)"  # a double in the processed data: '78.0' for the generator's 78
     assert pool[amount].astype(float).equals(raw[amount].astype(float))
     present = [c for c in pool.columns if c not in (*ABSENT, amount, "Color")]
