@@ -118,8 +118,8 @@ def test_a_big_processed_log_gives_a_bounded_sample_fixed_by_the_seed(config):
     other = Path(relaid.processed_dir)
     other.mkdir(parents=True)
     shuffled = log.sample(frac=1.0, random_state=0).reset_index(drop=True)
-    for part, rows in enumerate((slice(0, 200), slice(200, 650), slice(650, None))):
-        shuffled.iloc[rows].to_parquet(other / f"part-{part}.parquet")
+    for part, part_rows in enumerate((slice(0, 200), slice(200, 650), slice(650, None))):
+        shuffled.iloc[part_rows].to_parquet(other / f"part-{part}.parquet")
     assert load_pool(relaid, "auto", seed=4)[0].equals(whole)
     assert load_pool(relaid.with_overrides(stream_pool_rows=300), "auto", seed=4)[0].equals(pool)
 
